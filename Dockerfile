@@ -1,0 +1,9 @@
+# One image for the code location, the webserver and the daemon.
+FROM python:3.11-slim
+WORKDIR /app
+ENV PYTHONUNBUFFERED=1 DAGSTER_HOME=/app
+COPY pyproject.toml README.md ./
+COPY ats_pipelines ./ats_pipelines
+COPY sql ./sql
+RUN pip install --no-cache-dir .
+COPY dagster.yaml docker/workspace.yaml ./

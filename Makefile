@@ -1,0 +1,21 @@
+# Entry points; each runs scripts/bootstrap.sh first, which is idempotent and fast when all is in place.
+export DAGSTER_HOME ?= $(CURDIR)
+export DAGSTER_PG_URL ?= postgresql+psycopg2://127.0.0.1:5432/ats_dagster
+VENV := .venv/bin
+
+.PHONY: setup demo test bench lint
+
+setup:
+	bash scripts/bootstrap.sh
+
+demo: setup
+	$(VENV)/ats demo
+
+test: setup
+	$(VENV)/pytest
+
+bench: setup
+	$(VENV)/python bench/ingest_bench.py
+
+lint: setup
+	$(VENV)/ruff check ats_pipelines tests bench

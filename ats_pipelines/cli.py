@@ -1,0 +1,91 @@
+"""The ``ats`` command: database migrations and reports, and the end-to-end demo."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ats_pipelines.db import migrate
+from ats_pipelines.db.report import schema_report
+from ats_pipelines.resources.timescale import TimescaleResource
+from ats_pipelines.settings import database_url, redact_url
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="log migration steps")
+def main(verbose: bool) -> None:
+    """ats_pipelines: market data into TimescaleDB and Redis, orchestrated by Dagster."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@main.group()
+def db() -> None:
+    """Migrations of the database named by ATS_DATABASE_URL."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Upgrade to REVISION (default: head), then say which mode the database runs in."""
+    url = database_url()
+    click.echo(f"upgrading {redact_url(url)} to {revision}")
+    migrate.upgrade(url, revision)
+    _echo_mode()
+
+
+@db.command()
+@click.argument("revision", default="-1")
+def downgrade(revision: str) -> None:
+    """Downgrade to REVISION (default: one step back; 'base' removes everything)."""
+    url = database_url()
+    click.echo(f"downgrading {redact_url(url)} to {revision}")
+    migrate.downgrade(url, revision)
+
+
+@db.command()
+def current() -> None:
+    """Print the database's revision and the newest one available."""
+    click.echo(f"current: {migrate.current_revision(database_url()) or 'none (empty database)'}")
+    click.echo(f"head:    {migrate.head_revision()}")
+
+
+@db.command()
+def mode() -> None:
+    """Print whether the database runs with TimescaleDB or on plain PostgreSQL."""
+    _echo_mode()
+
+
+@db.command()
+def report() -> None:
+    """Print the mode and every table with its key, size and TimescaleDB settings."""
+    resource = TimescaleResource()
+    try:
+        click.echo(schema_report(resource))
+    finally:
+        resource.close()
+
+
+def _echo_mode() -> None:
+    resource = TimescaleResource()
+    try:
+        click.echo(resource.mode().describe())
+    finally:
+        resource.close()
+
+
+@main.command()
+def demo() -> None:
+    """Migrate the database and report its schema and mode."""
+    url = database_url()
+    click.echo(f"database: {redact_url(url)}")
+    migrate.upgrade(url, "head")
+    resource = TimescaleResource()
+    try:
+        click.echo(schema_report(resource))
+    finally:
+        resource.close()
+
+
+if __name__ == "__main__":
+    main()

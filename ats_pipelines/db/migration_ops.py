@@ -1,0 +1,61 @@
+"""Operations the Alembic revisions use: run a schema SQL file, and decide on TimescaleDB."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from alembic import op
+
+from ats_pipelines.settings import timescale_setting
+from ats_pipelines.sql_files import read_sql
+
+log = logging.getLogger("ats_pipelines.migrations")
+
+
+def raw_connection() -> psycopg.Connection:
+    """The psycopg connection under Alembic's, inside the migration's transaction."""
+    return op.get_bind().connection.dbapi_connection
+
+
+def execute_sql_file(relative_path: str) -> None:
+    """Run ``sql/<relative_path>`` as one script (psycopg sends a parameterless script as-is)."""
+    with raw_connection().cursor() as cur:
+        cur.execute(read_sql(relative_path))
+
+
+def timescale_installed() -> bool:
+    with raw_connection().cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')")
+        return cur.fetchone()[0]
+
+
+def enable_timescale() -> bool:
+    """Install the timescaledb extension when ``ATS_TIMESCALE`` allows it and the server has it.
+
+    Returns whether TimescaleDB features should be applied. ``ATS_TIMESCALE=require`` turns a missing
+    extension into an error; ``off`` keeps plain PostgreSQL even where TimescaleDB is available.
+    """
+    setting = timescale_setting()
+    if setting == "off":
+        log.warning("ATS_TIMESCALE=off: plain PostgreSQL mode, TimescaleDB features skipped")
+        return False
+    conn = raw_connection()
+    with conn.cursor() as cur:
+        cur.execute("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')")
+        available = cur.fetchone()[0]
+        if available:
+            try:
+                with conn.transaction():
+                    cur.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+            except psycopg.Error as exc:  # e.g. not in shared_preload_libraries
+                if setting == "require":
+                    raise
+                log.warning("timescaledb is available but could not be created (%s); plain PostgreSQL mode",
+                            str(exc).strip())
+                return False
+            return True
+    if setting == "require":
+        raise RuntimeError("ATS_TIMESCALE=require but this server has no timescaledb extension")
+    log.warning("no timescaledb extension on this server: plain PostgreSQL mode, TimescaleDB features skipped")
+    return False

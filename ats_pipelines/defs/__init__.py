@@ -1,0 +1,1 @@
+"""One folder per domain; each exposes `defs` from its definitions.py."""

@@ -1,0 +1,11 @@
+"""The monitoring domain."""
+
+import dagster as dg
+
+from ats_pipelines.defs.monitoring.assets import system_metrics
+from ats_pipelines.defs.monitoring.resources import resources
+from ats_pipelines.defs.monitoring.schedules import system_metrics_job, system_metrics_schedule
+
+defs = dg.Definitions(
+    assets=[system_metrics], jobs=[system_metrics_job], schedules=[system_metrics_schedule], resources=resources
+)

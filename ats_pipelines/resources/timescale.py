@@ -1,0 +1,148 @@
+"""TimescaleResource: the only way assets read or write the market-data database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+import psycopg
+from psycopg import sql
+from psycopg_pool import ConnectionPool
+from pydantic import Field, PrivateAttr
+
+from ats_pipelines.db import writer
+from ats_pipelines.db.catalog import TableInfo, load_table_info
+from ats_pipelines.db.frames import FrameValidationError, prepare_frame
+from ats_pipelines.db.mode import DatabaseMode, detect_mode
+from ats_pipelines.db.writer import WriteResult
+from ats_pipelines.settings import database_url, redact_url
+
+
+def _configure_session(conn: psycopg.Connection) -> None:
+    conn.execute("SET TIME ZONE 'UTC'")
+    conn.commit()
+
+
+class TimescaleResource(dg.ConfigurableResource):
+    """TimescaleDB / PostgreSQL through a psycopg 3 connection pool.
+
+    Writes take Polars frames and are idempotent (see :mod:`ats_pipelines.db.writer`); reads return
+    Polars frames. Sessions run in UTC. The URL defaults to ``ATS_DATABASE_URL``.
+    """
+
+    database_url: str | None = Field(
+        default=None, description="libpq URL; defaults to the ATS_DATABASE_URL environment variable"
+    )
+    pool_size: int = Field(default=4, description="most connections the pool opens")
+
+    _pool: ConnectionPool | None = PrivateAttr(default=None)
+    _tables: dict[str, TableInfo] = PrivateAttr(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.database_url or database_url()
+
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for logs."""
+        return redact_url(self.url)
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; commit or roll back is the caller's (``with conn.transaction()``)."""
+        if self._pool is None:
+            self._pool = ConnectionPool(
+                self.url, min_size=1, max_size=self.pool_size, configure=_configure_session, open=True,
+                name="ats_timescale",
+            )
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
+
+    def mode(self) -> DatabaseMode:
+        """TimescaleDB or plain PostgreSQL, as the server reports it now."""
+        with self.connection() as conn:
+            return detect_mode(conn)
+
+    def table_info(self, table: str) -> TableInfo:
+        """Columns and natural key of ``table`` (read once per resource instance)."""
+        if table not in self._tables:
+            with self.connection() as conn:
+                self._tables[table] = load_table_info(conn, table)
+        return self._tables[table]
+
+    def write(self, table: str, df: pl.DataFrame) -> WriteResult:
+        """Idempotent bulk write: new keys are inserted, changed rows updated, identical rows left alone.
+
+        Raises :class:`FrameValidationError` (naming table and column) before writing anything when the
+        frame has an unknown column, a wrong dtype, or a NULL in a NOT NULL column.
+        """
+        info = self.table_info(table)
+        frame = prepare_frame(info, df)
+        with self.connection() as conn:
+            return writer.upsert(conn, info, frame)
+
+    def replace_range(
+        self,
+        table: str,
+        df: pl.DataFrame,
+        start: datetime,
+        end: datetime,
+        match: Mapping[str, Sequence[object]] | None = None,
+    ) -> WriteResult:
+        """Replace the rows with ``start <= timestamp < end`` (and ``column IN values`` for each ``match``)
+        by ``df``, in one transaction. Every row of ``df`` must fall inside that selection.
+        """
+        info = self.table_info(table)
+        match = dict(match or {})
+        frame = prepare_frame(info, df)
+        _check_inside(info, df, start, end, match)
+        with self.connection() as conn:
+            return writer.replace_range(conn, info, frame, start, end, match)
+
+    def read(self, query: str | sql.Composable, params: Sequence[object] | Mapping[str, object] | None = None
+             ) -> pl.DataFrame:
+        """Run a query and return its rows as a DataFrame (NUMERIC arrives as Decimal)."""
+        with self.connection() as conn, conn.cursor() as cur:
+            cur.execute(query, params)
+            names = [d.name for d in cur.description]
+            rows = cur.fetchall()
+            conn.rollback()
+        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+    def execute(self, query: str | sql.Composable, params: Sequence[object] | Mapping[str, object] | None = None
+                ) -> int:
+        """Run one statement in its own transaction; returns the affected row count."""
+        with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.rowcount
+
+
+def _check_inside(info: TableInfo, df: pl.DataFrame, start: datetime, end: datetime,
+                  match: Mapping[str, Sequence[object]]) -> None:
+    time_column = info.time_column
+    if time_column is None:
+        raise ValueError(f"{info.name} has no time column in its key; replace_range needs one")
+    if df.height == 0:
+        return
+    if time_column not in df.columns:
+        raise FrameValidationError(info.name, time_column, "replace_range needs the time column in the frame")
+    outside = df.filter((pl.col(time_column) < start) | (pl.col(time_column) >= end)).height
+    if outside:
+        raise FrameValidationError(info.name, time_column, f"{outside} row(s) outside [{start}, {end})")
+    for column, values in match.items():
+        if column not in df.columns:
+            raise FrameValidationError(info.name, column, "replace_range matches on it but the frame lacks it")
+        stray = df.filter(~pl.col(column).is_in(list(values))).height
+        if stray:
+            raise FrameValidationError(info.name, column, f"{stray} row(s) outside the replaced values")

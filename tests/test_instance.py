@@ -1,0 +1,39 @@
+"""dagster.yaml: Dagster's own storage goes to PostgreSQL through dagster-postgres."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+import dagster as dg
+
+from ats_pipelines.defs.monitoring.assets import system_metrics
+from ats_pipelines.resources import RedisResource
+from tests.conftest import REPO_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, recreate_database
+
+DAGSTER_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_dagster"
+
+
+@pytest.fixture
+def postgres_instance(monkeypatch, tmp_path):
+    recreate_database(DAGSTER_DB_URL)
+    monkeypatch.setenv("DAGSTER_PG_URL", DAGSTER_DB_URL.replace("postgresql://", "postgresql+psycopg2://"))
+    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    yield instance
+    instance.dispose()
+
+
+def test_runs_and_events_are_stored_in_postgres(postgres_instance, db):
+    assert type(postgres_instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(postgres_instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    result = dg.materialize(
+        [system_metrics],
+        resources={"timescale": db, "redis": RedisResource(redis_url=TEST_REDIS_URL)},
+        instance=postgres_instance,
+    )
+    assert result.success
+    with psycopg.connect(DAGSTER_DB_URL) as conn:
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+        assert conn.execute(
+            "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION'"
+        ).fetchone()[0] == 1
