@@ -13,6 +13,7 @@ demo: setup
 
 test: setup
 	$(VENV)/pytest
+	$(VENV)/pytest -m timescale
 
 bench: setup
 	$(VENV)/python bench/ingest_bench.py

@@ -16,7 +16,8 @@ from ats_pipelines.settings import database_url, redact_url
 @click.option("-v", "--verbose", is_flag=True, help="log migration steps")
 def main(verbose: bool) -> None:
     """ats_pipelines: market data into TimescaleDB and Redis, orchestrated by Dagster."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
 
 
 @main.group()

@@ -63,4 +63,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e ".[dev]"
     touch "$stamp"
 fi
+# --- TimescaleDB test server (PGlite build), exact versions from its lock file --------------------------
+lock=tests/timescale_server/package-lock.json
+if [ ! -d tests/timescale_server/node_modules ] || [ "$lock" -nt tests/timescale_server/node_modules ]; then
+    log "installing the TimescaleDB test server (npm ci)"
+    (cd tests/timescale_server && npm ci --no-audit --no-fund --loglevel=error)
+    touch tests/timescale_server/node_modules
+fi
 log "ready"

@@ -8,7 +8,11 @@ uses it. Nothing here is mocked: fakes exist only for paid external APIs.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -66,3 +70,56 @@ def cache() -> Iterator[RedisResource]:
     yield resource
     resource.client.flushdb()
     resource.close()
+
+
+TIMESCALE_SERVER_DIR = REPO_ROOT / "tests" / "timescale_server"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real TimescaleDB 2.23 (PGlite build, tests/timescale_server) migrated to head with its features on.
+
+    The server takes one connection at a time: tests must close a connection before opening the next.
+    Its output goes to ``timescale_server.log`` in the session's temporary folder.
+    """
+    if not (TIMESCALE_SERVER_DIR / "node_modules").is_dir():
+        pytest.fail("tests/timescale_server/node_modules is missing: run scripts/bootstrap.sh (npm ci)")
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("timescale") / "timescale_server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(["node", "server.mjs", str(port)], cwd=TIMESCALE_SERVER_DIR,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while f"ready {port}" not in log_path.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"TimescaleDB test server did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+        url = f"postgresql://postgres:postgres@127.0.0.1:{port}/postgres?sslmode=disable"
+        with _timescale_required():
+            migrate.upgrade(url)
+        yield url
+        if process.poll() is not None:
+            pytest.fail(f"TimescaleDB test server died:\n{log_path.read_text()[-2000:]}")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@contextmanager
+def _timescale_required() -> Iterator[None]:
+    previous = os.environ.get("ATS_TIMESCALE")
+    os.environ["ATS_TIMESCALE"] = "require"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ATS_TIMESCALE")
+        else:
+            os.environ["ATS_TIMESCALE"] = previous

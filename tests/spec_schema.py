@@ -74,3 +74,13 @@ def spec_tables() -> dict[str, SpecTable]:
 def spec_redis_patterns() -> list[str]:
     text = SPEC_PATH.read_text().split("## Redis Schema", 1)[1].split("## Database Migrations", 1)[0]
     return re.findall(r"^- `([^`]+)`", text, flags=re.M)
+
+
+def spec_hypertable_intervals() -> dict[str, str]:
+    """{table: chunk interval text} for every table the spec makes a hypertable ("1 day", "1 hour")."""
+    intervals = {}
+    for name, table in spec_tables().items():
+        for index in table.indexes:
+            if m := re.search(r"hypertable partition on `timestamp` with chunk interval of (\d+ \w+)", index):
+                intervals[name] = m[1]
+    return intervals

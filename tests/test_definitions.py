@@ -8,7 +8,7 @@ import sys
 import dagster as dg
 
 from ats_pipelines.defs.monitoring.assets import system_metrics
-from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
+from ats_pipelines.resources import RedisResource, redis_keys
 from tests.conftest import TEST_REDIS_URL
 
 

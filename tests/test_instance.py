@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import psycopg
 import pytest
-import dagster as dg
 
 from ats_pipelines.defs.monitoring.assets import system_metrics
 from ats_pipelines.resources import RedisResource

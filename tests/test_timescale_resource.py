@@ -203,7 +203,8 @@ def test_optional_key_dimensions_are_matched_as_equal_when_null(db, sql_conn):
     db.write("trading_metrics", metrics)
     result = db.write("trading_metrics", metrics.with_columns(pl.col("metric_value") + 1))
     assert (result.inserted, result.updated) == (0, 3)
-    assert sql_conn.execute("SELECT count(*), sum(metric_value) FROM trading_metrics").fetchone() == (3, Decimal("10.5"))
+    totals = sql_conn.execute("SELECT count(*), sum(metric_value) FROM trading_metrics").fetchone()
+    assert totals == (3, Decimal("10.5"))
 
 
 def test_uuid_columns_are_checked(db, sql_conn):

@@ -108,9 +108,8 @@ def _check_type(table: str, column: Column, s: pl.Series) -> None:
     elif t == "numeric" or t in FLOAT_TYPES:
         if not dtype.is_numeric():
             fail("needs a numeric dtype")
-        if dtype.is_float():
-            if (~s.is_finite()).any():
-                fail("NaN or infinite value")
+        if dtype.is_float() and (~s.is_finite()).any():
+            fail("NaN or infinite value")
         if t == "numeric" and column.numeric_precision is not None:
             limit = 10 ** (column.numeric_precision - (column.numeric_scale or 0))
             biggest = s.abs().max()
@@ -169,9 +168,7 @@ def _encode(s: pl.Series) -> pl.Expr:
 
 def _array_literal(expr: pl.Expr) -> pl.Expr:
     """Render a List(String) as a PostgreSQL array literal: ``{"a","b\\"c",NULL}``."""
-    quoted = pl.concat_str(
-        [pl.lit('"'), pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True),
-         pl.lit('"')]
-    )
+    escaped = pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+    quoted = pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
     element = pl.when(pl.element().is_null()).then(pl.lit("NULL")).otherwise(quoted)
     return pl.concat_str([pl.lit("{"), expr.list.eval(element).list.join(","), pl.lit("}")])

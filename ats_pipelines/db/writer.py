@@ -25,7 +25,8 @@ from ats_pipelines.db.catalog import TableInfo
 from ats_pipelines.db.frames import PreparedFrame
 
 _COPY_CHUNK_BYTES = 1 << 20
-_STAGE = sql.Identifier("_ats_write_stage")
+STAGE_TABLE = "_ats_write_stage"
+_STAGE = sql.Identifier(STAGE_TABLE)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def upsert(conn: psycopg.Connection, info: TableInfo, frame: PreparedFrame) -> W
         return WriteResult(info.name, "copy", 0, duplicates_dropped=frame.duplicates_dropped)
     table = sql.Identifier(info.name)
     with conn.transaction(), conn.cursor() as cur:
-        if frame.time_range is not None and not _range_has_rows(cur, info, frame):
+        if frame.time_range is not None and not range_has_rows(cur, info, frame):
             try:
                 with conn.transaction():
                     copy_csv(cur, table, frame.columns, frame.csv)
@@ -119,7 +120,8 @@ def _any_condition(info: TableInfo, column: str) -> sql.Composable:
     return sql.SQL("{} = ANY(%s::{}[])").format(sql.Identifier(column), sql.SQL(info.column(column).sql_type))
 
 
-def _range_has_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> bool:
+def range_has_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> bool:
+    """Whether the table holds any row in the frame's time range for the frame's leading key values."""
     conditions = [sql.SQL("{t} BETWEEN %s AND %s").format(t=sql.Identifier(info.time_column))]
     params: list[object] = list(frame.time_range)
     if frame.lead_values is not None:
@@ -134,54 +136,72 @@ def _range_has_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) 
     return cur.fetchone()[0]
 
 
-def _merge(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> WriteResult:
-    table = sql.Identifier(info.name)
-    cur.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(_STAGE, table))
-    copy_csv(cur, _STAGE, frame.columns, frame.csv)
-    cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+@dataclass(frozen=True)
+class MergeStatements:
+    """The SQL of the merge path for one table and column set; ``update`` is None without value columns."""
 
+    create_stage: sql.Composed
+    update: sql.Composed | None
+    insert: sql.Composed
+    drop_stage: sql.Composed
+
+
+def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool) -> MergeStatements:
+    """Statements that merge the stage table into ``info``'s table.
+
+    With ``time_bounded`` both joins take ``%s, %s`` parameters, the batch's min and max time, which
+    bound the target side: chunk exclusion on TimescaleDB, an index range on PostgreSQL.
+    """
+    table = sql.Identifier(info.name)
     match = [
         sql.SQL("t.{c} IS NOT DISTINCT FROM s.{c}" if k in info.nullable_key_columns else "t.{c} = s.{c}").format(
             c=sql.Identifier(k)
         )
         for k in info.key
     ]
-    params: list[object] = []
-    if frame.time_range is not None:
-        # Bounds the target side of both joins to the batch's range: chunk exclusion on TimescaleDB,
-        # an index range on PostgreSQL.
+    if time_bounded:
         match.append(sql.SQL("t.{} BETWEEN %s AND %s").format(sql.Identifier(info.time_column)))
-        params = list(frame.time_range)
     match_sql = sql.SQL(" AND ").join(match)
 
-    updated = 0
-    value_columns = [sql.Identifier(c) for c in frame.columns if c not in info.key]
+    update = None
+    value_columns = [sql.Identifier(c) for c in columns if c not in info.key]
     if value_columns:
-        cur.execute(
-            sql.SQL(
-                "UPDATE {table} AS t SET {assignments} FROM {stage} AS s WHERE {match}"
-                " AND ({t_values}) IS DISTINCT FROM ({s_values})"
-            ).format(
-                table=table,
-                stage=_STAGE,
-                assignments=sql.SQL(", ").join(sql.SQL("{c} = s.{c}").format(c=c) for c in value_columns),
-                match=match_sql,
-                t_values=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in value_columns),
-                s_values=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in value_columns),
-            ),
-            params,
+        update = sql.SQL(
+            "UPDATE {table} AS t SET {assignments} FROM {stage} AS s WHERE {match}"
+            " AND ({t_values}) IS DISTINCT FROM ({s_values})"
+        ).format(
+            table=table,
+            stage=_STAGE,
+            assignments=sql.SQL(", ").join(sql.SQL("{c} = s.{c}").format(c=c) for c in value_columns),
+            match=match_sql,
+            t_values=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in value_columns),
+            s_values=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in value_columns),
         )
-        updated = cur.rowcount
-
     all_columns = sql.SQL(", ").join(map(sql.Identifier, info.column_names))
-    cur.execute(
-        sql.SQL(
-            "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} AS s"
-            " WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match}) ON CONFLICT DO NOTHING"
-        ).format(table=table, columns=all_columns, stage=_STAGE, match=match_sql),
-        params,
+    insert = sql.SQL(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} AS s"
+        " WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {match}) ON CONFLICT DO NOTHING"
+    ).format(table=table, columns=all_columns, stage=_STAGE, match=match_sql)
+    return MergeStatements(
+        create_stage=sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP").format(_STAGE, table),
+        update=update,
+        insert=insert,
+        drop_stage=sql.SQL("DROP TABLE {}").format(_STAGE),
     )
+
+
+def _merge(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> WriteResult:
+    statements = merge_statements(info, frame.columns, frame.time_range is not None)
+    params = list(frame.time_range) if frame.time_range is not None else []
+    cur.execute(statements.create_stage)
+    copy_csv(cur, _STAGE, frame.columns, frame.csv)
+    cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+    updated = 0
+    if statements.update is not None:
+        cur.execute(statements.update, params)
+        updated = cur.rowcount
+    cur.execute(statements.insert, params)
     inserted = cur.rowcount
-    cur.execute(sql.SQL("DROP TABLE {}").format(_STAGE))
+    cur.execute(statements.drop_stage)
     return WriteResult(info.name, "merge", frame.rows, inserted=inserted, updated=updated,
                        duplicates_dropped=frame.duplicates_dropped)

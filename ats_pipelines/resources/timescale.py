@@ -58,6 +58,7 @@ class TimescaleResource(dg.ConfigurableResource):
                 self.url, min_size=1, max_size=self.pool_size, configure=_configure_session, open=True,
                 name="ats_timescale",
             )
+            self._pool.wait(timeout=30)
         with self._pool.connection() as conn:
             yield conn
 

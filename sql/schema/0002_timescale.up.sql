@@ -7,15 +7,26 @@
 -- uncompressed chunks (lessons.md #5). Retention keeps tick data and operational metrics bounded and
 -- never drops bars, features of record, flow alerts or trading metrics. docs/schema.md has the table.
 
-SELECT create_hypertable('stock_aggs',             by_range('timestamp', INTERVAL '1 day'),  create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('crypto_aggs',            by_range('timestamp', INTERVAL '1 day'),  create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('quotes',                 by_range('timestamp', INTERVAL '1 hour'), create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('trades',                 by_range('timestamp', INTERVAL '1 hour'), create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('options_aggs',           by_range('timestamp', INTERVAL '1 day'),  create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('unusual_whales_options', by_range('timestamp', INTERVAL '1 day'),  create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('features',               by_range('timestamp', INTERVAL '1 day'),  create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('system_metrics',         by_range('timestamp', INTERVAL '1 hour'), create_default_indexes => false, migrate_data => true);
-SELECT create_hypertable('trading_metrics',        by_range('timestamp', INTERVAL '1 day'),  create_default_indexes => false, migrate_data => true);
+-- A table that 0002's downgrade left a hypertable is reused (if_not_exists) and re-set to the spec's interval.
+DO $$
+DECLARE h record;
+BEGIN
+    FOR h IN SELECT * FROM (VALUES
+        ('stock_aggs',             INTERVAL '1 day'),
+        ('crypto_aggs',            INTERVAL '1 day'),
+        ('quotes',                 INTERVAL '1 hour'),
+        ('trades',                 INTERVAL '1 hour'),
+        ('options_aggs',           INTERVAL '1 day'),
+        ('unusual_whales_options', INTERVAL '1 day'),
+        ('features',               INTERVAL '1 day'),
+        ('system_metrics',         INTERVAL '1 hour'),
+        ('trading_metrics',        INTERVAL '1 day')
+    ) AS spec(table_name, chunk_interval) LOOP
+        PERFORM create_hypertable(h.table_name::regclass, by_range('timestamp', h.chunk_interval),
+                                  create_default_indexes => false, migrate_data => true, if_not_exists => true);
+        PERFORM set_chunk_time_interval(h.table_name::regclass, h.chunk_interval);
+    END LOOP;
+END $$;
 
 ALTER TABLE stock_aggs SET (timescaledb.compress,
     timescaledb.compress_segmentby = 'symbol, timeframe', timescaledb.compress_orderby = '"timestamp" DESC, adjusted');
