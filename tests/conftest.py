@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from ats_pipelines.db import migrate
-from ats_pipelines.resources import RedisResource, TimescaleResource
+from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults, serve
+from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, UniverseResource
 
 TEST_DATABASE_URL = os.environ.get("ATS_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/ats_test")
 TEST_REDIS_URL = os.environ.get("ATS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -70,6 +71,30 @@ def cache() -> Iterator[RedisResource]:
     yield resource
     resource.client.flushdb()
     resource.close()
+
+
+@pytest.fixture(scope="session")
+def _polygon_server() -> Iterator[FakePolygonServer]:
+    with serve() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_polygon(_polygon_server: FakePolygonServer) -> FakePolygonServer:
+    """The local Polygon-compatible server, with no faults and its request counter at zero."""
+    _polygon_server.faults = Faults()
+    return _polygon_server
+
+
+def market_resources(db: TimescaleResource, server: FakePolygonServer, api_key: str = "demo-key",
+                     **universe: str) -> dict[str, object]:
+    """Resources of the market-data assets against the test database and the fake server (fast backoff)."""
+    return {
+        "timescale": db,
+        "polygon": PolygonResource(api_key=api_key, base_url=server.base_url, backoff_seconds=0.01,
+                                   requests_per_minute=6000),
+        "universe": UniverseResource(**universe),
+    }
 
 
 TIMESCALE_SERVER_DIR = REPO_ROOT / "tests" / "timescale_server"

@@ -32,6 +32,18 @@ def test_every_asset_has_a_group_description_and_kinds():
         assert spec.kinds, spec.key
 
 
+def test_the_code_location_loads_with_every_market_data_asset_and_schedule():
+    from ats_pipelines.definitions import defs
+
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"stock_aggs", "crypto_aggs", "options_aggs", "trades", "quotes"} <= keys
+    names = {s.name for s in defs.schedules}
+    assert {"after_close_schedule", "crypto_daily_schedule", "weekly_refetch_schedule"} <= names
+    stock = defs.resolve_assets_def("stock_aggs")
+    assert stock.backfill_policy == dg.BackfillPolicy.single_run()
+    assert stock.partitions_def.get_partition_keys()[0] == "2020-01-01"
+
+
 def test_system_metrics_asset_writes_metrics_and_component_status(db, cache, sql_conn):
     result = dg.materialize(
         [system_metrics],

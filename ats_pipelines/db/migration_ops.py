@@ -30,6 +30,21 @@ def timescale_installed() -> bool:
         return cur.fetchone()[0]
 
 
+def relation_exists(name: str) -> bool:
+    """Whether a table, view or materialized view ``name`` is visible in the search path."""
+    with raw_connection().cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        return cur.fetchone()[0]
+
+
+def is_plain_table(name: str) -> bool:
+    """Whether ``name`` is an ordinary table (a continuous aggregate is a view)."""
+    with raw_connection().cursor() as cur:
+        cur.execute("SELECT relkind = 'r' FROM pg_class WHERE oid = to_regclass(%s)", (name,))
+        row = cur.fetchone()
+        return bool(row and row[0])
+
+
 def enable_timescale() -> bool:
     """Install the timescaledb extension when ``ATS_TIMESCALE`` allows it and the server has it.
 

@@ -1,6 +1,8 @@
 """Resources: the only way assets touch storage (TimescaleDB, Redis) and external services."""
 
+from ats_pipelines.resources.polygon import PolygonResource
 from ats_pipelines.resources.redis_cache import RedisResource
 from ats_pipelines.resources.timescale import TimescaleResource
+from ats_pipelines.resources.universe import UniverseResource
 
-__all__ = ["RedisResource", "TimescaleResource"]
+__all__ = ["PolygonResource", "RedisResource", "TimescaleResource", "UniverseResource"]

@@ -129,6 +129,27 @@ class TimescaleResource(dg.ConfigurableResource):
             return cur.rowcount
 
 
+    def execute_in_transaction(self, *statements: tuple[str | sql.Composable, Mapping[str, object] | None]
+                               ) -> list[int]:
+        """Run several statements in one transaction; returns each one's affected row count."""
+        with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            counts = []
+            for query, params in statements:
+                cur.execute(query, params)
+                counts.append(cur.rowcount)
+            return counts
+
+    def execute_outside_transaction(self, query: str | sql.Composable, params: Mapping[str, object] | None = None
+                                    ) -> None:
+        """Run a statement that refuses transaction blocks (``CALL refresh_continuous_aggregate``)."""
+        with self.connection() as conn:
+            conn.autocommit = True
+            try:
+                conn.execute(query, params)
+            finally:
+                conn.autocommit = False
+
+
 def _check_inside(info: TableInfo, df: pl.DataFrame, start: datetime, end: datetime,
                   match: Mapping[str, Sequence[object]]) -> None:
     time_column = info.time_column

@@ -1,0 +1,1 @@
+"""Market data from Polygon: bars, trades, quotes and options into TimescaleDB."""

@@ -1,5 +1,5 @@
 """Resources the monitoring domain uses."""
 
-from ats_pipelines.resources import RedisResource, TimescaleResource
+from ats_pipelines.resources import configured
 
-resources = {"timescale": TimescaleResource(), "redis": RedisResource()}
+resources = {"timescale": configured.timescale, "redis": configured.redis}

@@ -1,0 +1,21 @@
+"""The market-data domain."""
+
+import dagster as dg
+
+from ats_pipelines.defs.market_data.assets import crypto_aggs, options_aggs, quotes, stock_aggs, trades
+from ats_pipelines.defs.market_data.resources import resources
+from ats_pipelines.defs.market_data.schedules import (
+    after_close_schedule,
+    crypto_daily_schedule,
+    crypto_job,
+    refetch_job,
+    session_job,
+    weekly_refetch_schedule,
+)
+
+defs = dg.Definitions(
+    assets=[stock_aggs, crypto_aggs, options_aggs, trades, quotes],
+    jobs=[session_job, crypto_job, refetch_job],
+    schedules=[after_close_schedule, crypto_daily_schedule, weekly_refetch_schedule],
+    resources=resources,
+)

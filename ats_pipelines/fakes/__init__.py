@@ -1,0 +1,1 @@
+"""Local stand-ins for the paid external APIs (never for PostgreSQL or Redis)."""

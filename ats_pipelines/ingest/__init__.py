@@ -1,0 +1,1 @@
+"""From vendor records to table rows: declarative column maps, validation and the quarantine."""

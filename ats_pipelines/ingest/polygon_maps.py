@@ -1,0 +1,162 @@
+"""Column maps of the Polygon market-data tables: REST (api_formats.md §1) and WebSocket (§2) fields.
+
+Choices the spec leaves open, made here once:
+
+* Bars: ``t`` (REST) / ``s`` (stream) is the window start. Stock volume is rounded to whole shares
+  (BIGINT); crypto volume stays fractional. ``otc`` is only sent when true.
+* Trades: the time is ``sip_timestamp`` (ns; crypto trades have only ``participant_timestamp``), the
+  exchange id is kept as text, tapes 1/2/3 become A/B/C. Options trades carry no ``id``: the asset
+  derives a deterministic one (see :func:`derived_trade_id`).
+* Quotes: bid and ask sizes are Polygon's (round lots for stocks); ``exchange`` holds ``bid/ask``
+  exchange ids (``19/15``); a one-sided quote keeps its 0 side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+
+from ats_pipelines.ingest.columns import (
+    ColumnMap,
+    Field,
+    Rule,
+    as_text,
+    epoch_ms,
+    epoch_ns,
+    int_list_as_text,
+    rounded_int,
+)
+
+_open, _high, _low, _close = pl.col("open"), pl.col("high"), pl.col("low"), pl.col("close")
+
+BAR_RULES = (
+    Rule("price <= 0", (_open <= 0) | (_high <= 0) | (_low <= 0) | (_close <= 0)),
+    Rule("OHLC inconsistent: high below open/close/low or low above open/close",
+         (_high < pl.max_horizontal(_open, _close, _low)) | (_low > pl.min_horizontal(_open, _close))),
+    Rule("volume < 0", pl.col("volume") < 0),
+)
+
+_TAPES = {1: "A", 2: "B", 3: "C"}
+
+
+def _tape(expr: pl.Expr) -> pl.Expr:
+    return expr.replace_strict(_TAPES, default=None, return_dtype=pl.String)
+
+
+def _bar_fields(volume: Field) -> tuple[Field, ...]:
+    return (
+        Field("timestamp", "t", "s", raw=pl.Int64, convert=epoch_ms),
+        Field("open", "o", "o"),
+        Field("high", "h", "h"),
+        Field("low", "l", "l"),
+        Field("close", "c", "c"),
+        volume,
+    )
+
+
+STOCK_AGGS = ColumnMap(
+    table="stock_aggs",
+    fields=(
+        Field("symbol", None, "sym", raw=pl.String),
+        *_bar_fields(Field("volume", "v", "v", convert=rounded_int)),
+        Field("vwap", "vw", "vw", required=False),
+        Field("transactions", "n", None, raw=pl.Int64, required=False),
+        Field("otc", "otc", "otc", raw=pl.Boolean, convert=lambda e: e.fill_null(False), required=False),
+    ),
+    rules=BAR_RULES,
+)
+
+CRYPTO_AGGS = ColumnMap(
+    table="crypto_aggs",
+    fields=(
+        Field("symbol", None, "pair", raw=pl.String),
+        *_bar_fields(Field("volume", "v", "v")),
+        Field("vwap", "vw", "vw", required=False),
+        Field("transactions", "n", None, raw=pl.Int64, required=False),
+    ),
+    rules=BAR_RULES,
+)
+
+OPTIONS_AGGS = ColumnMap(
+    table="options_aggs",
+    fields=(
+        Field("symbol", None, "sym", raw=pl.String),
+        *_bar_fields(Field("volume", "v", "v", convert=rounded_int)),
+    ),
+    rules=BAR_RULES,
+)
+
+TRADES = ColumnMap(
+    table="trades",
+    fields=(
+        Field("symbol", None, "sym", raw=pl.String),
+        Field("timestamp", "sip_timestamp", "t", raw=pl.Int64, convert=epoch_ns, stream_convert=epoch_ms),
+        Field("price", "price", "p"),
+        Field("size", "size", "s", convert=rounded_int),
+        Field("exchange", "exchange", "x", raw=pl.Int64, convert=as_text),
+        Field("conditions", "conditions", "c", raw=pl.List(pl.Int64), convert=int_list_as_text, required=False),
+        Field("tape", "tape", "z", raw=pl.Int64, convert=_tape, required=False),
+        Field("sequence_number", "sequence_number", "q", raw=pl.Int64, required=False),
+        Field("trade_id", "id", "i", raw=pl.String, required=False),
+    ),
+    rules=(
+        Rule("price <= 0", pl.col("price") <= 0),
+        Rule("size < 0", pl.col("size") < 0),
+    ),
+)
+
+# Crypto trades have no sip_timestamp: the exchange's participant_timestamp is their time.
+CRYPTO_TRADES = ColumnMap(
+    table="trades",
+    fields=tuple(
+        Field("timestamp", "participant_timestamp", "t", raw=pl.Int64, convert=epoch_ns, stream_convert=epoch_ms)
+        if f.column == "timestamp" else f
+        for f in TRADES.fields
+    ),
+    rules=TRADES.rules,
+)
+
+QUOTES = ColumnMap(
+    table="quotes",
+    fields=(
+        Field("symbol", None, "sym", raw=pl.String),
+        Field("timestamp", "sip_timestamp", "t", raw=pl.Int64, convert=epoch_ns, stream_convert=epoch_ms),
+        Field("bid_price", "bid_price", "bp"),
+        Field("ask_price", "ask_price", "ap"),
+        Field("bid_size", "bid_size", "bs", convert=rounded_int),
+        Field("ask_size", "ask_size", "as", convert=rounded_int),
+        Field("bid_exchange", "bid_exchange", "bx", raw=pl.Int64, required=False),
+        Field("ask_exchange", "ask_exchange", "ax", raw=pl.Int64, required=False),
+        Field("conditions", "conditions", None, raw=pl.List(pl.Int64), convert=int_list_as_text, required=False),
+        Field("sequence_number", "sequence_number", "q", raw=pl.Int64),
+        Field("tape", "tape", "z", raw=pl.Int64, convert=_tape, required=False),
+    ),
+    rules=(
+        Rule("bid or ask price < 0", (pl.col("bid_price") < 0) | (pl.col("ask_price") < 0)),
+        Rule("no bid and no ask", (pl.col("bid_price") == 0) & (pl.col("ask_price") == 0)),
+        Rule("bid or ask size < 0", (pl.col("bid_size") < 0) | (pl.col("ask_size") < 0)),
+    ),
+)
+
+
+def quote_rows(mapped: pl.DataFrame) -> pl.DataFrame:
+    """Fold the two exchange ids of mapped quotes into the table's one ``exchange`` column (``bid/ask``)."""
+    exchange = pl.concat_str([pl.col("bid_exchange").fill_null(0), pl.col("ask_exchange").fill_null(0)],
+                             separator="/")
+    return mapped.with_columns(exchange.alias("exchange")).drop("bid_exchange", "ask_exchange")
+
+
+def derived_trade_id(mapped: pl.DataFrame) -> pl.DataFrame:
+    """Fill missing trade ids (options trades have none) with a stable hash of what identifies the print:
+    time, exchange, price, size and conditions. The same print always gets the same id."""
+    if mapped.height == 0 or mapped["trade_id"].null_count() == 0:
+        return mapped
+    basis = pl.concat_str(
+        [pl.col("timestamp").dt.epoch("us").cast(pl.String), pl.col("exchange"), pl.col("price").cast(pl.String),
+         pl.col("size").cast(pl.String), pl.col("conditions").list.join(",").fill_null("")],
+        separator="|",
+    )
+    digest = basis.map_elements(lambda s: "h" + hashlib.blake2b(s.encode(), digest_size=12).hexdigest(),
+                                return_dtype=pl.String)
+    return mapped.with_columns(pl.coalesce(pl.col("trade_id"), digest).alias("trade_id"))

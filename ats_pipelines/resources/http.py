@@ -1,0 +1,235 @@
+"""The one HTTP layer every vendor client uses: a shared rate limiter, retries, errors and counters.
+
+* **Rate limit** — one token bucket per vendor and process (:func:`shared_limiter`), taken by every
+  request, pagination follow-ups included (lessons.md #1). A 429 pauses the whole bucket for the
+  server's ``Retry-After``, so concurrent callers back off together instead of storming.
+* **Retries** — 413, 429, 499 and 5xx responses, timeouts and connection errors are retried with
+  exponential backoff and full jitter, honouring ``Retry-After`` (seconds or an HTTP date).
+* **Errors** — 401/403 raise :class:`ApiAuthError`, 404 :class:`ApiNotFoundError`, anything else
+  :class:`ApiError`; messages carry the vendor's own text and the request path, never the credentials.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+RETRY_STATUSES = frozenset({413, 429, 499, 500, 502, 503, 504})
+
+
+class ApiError(RuntimeError):
+    """A vendor API answered with an error (or never answered after all retries)."""
+
+    def __init__(self, vendor: str, status: int | None, path: str, message: str):
+        self.vendor, self.status, self.path = vendor, status, path
+        where = f"HTTP {status}" if status is not None else "no response"
+        super().__init__(f"{vendor} API {where} for {path}: {message}")
+
+
+class ApiAuthError(ApiError):
+    """401/403: the key is missing, wrong, or not entitled to this data. Never retried."""
+
+
+class ApiNotFoundError(ApiError):
+    """404: no such resource (unknown ticker, bad path)."""
+
+
+class TokenBucket:
+    """Thread-safe token bucket: ``rate_per_minute`` requests a minute with bursts up to ``burst``."""
+
+    def __init__(self, rate_per_minute: float, burst: int | None = None):
+        self.rate_per_second = rate_per_minute / 60.0
+        self.capacity = float(burst if burst is not None else max(1, min(int(rate_per_minute), 10)))
+        self._tokens = self.capacity
+        self._updated = time.monotonic()
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Take one token, sleeping as long as needed; returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate_per_second)
+                self._updated = now
+                if now < self._paused_until:
+                    delay = self._paused_until - now
+                elif self._tokens >= 1.0:
+                    self._tokens -= 1.0
+                    return waited
+                else:
+                    delay = (1.0 - self._tokens) / self.rate_per_second
+            time.sleep(delay)
+            waited += delay
+
+    def pause(self, seconds: float) -> None:
+        """Hold every caller of this bucket for ``seconds`` (the server said to slow down)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            self._tokens = 0.0
+
+
+_LIMITERS: dict[str, TokenBucket] = {}
+_LIMITERS_LOCK = threading.Lock()
+
+
+def shared_limiter(vendor: str, rate_per_minute: float) -> TokenBucket:
+    """The process-wide bucket of ``vendor`` (created on first use; a new rate replaces the bucket)."""
+    with _LIMITERS_LOCK:
+        bucket = _LIMITERS.get(vendor)
+        if bucket is None or bucket.rate_per_second != rate_per_minute / 60.0:
+            bucket = _LIMITERS[vendor] = TokenBucket(rate_per_minute)
+        return bucket
+
+
+@dataclass
+class RequestStats:
+    """Counters of one client, reported as Dagster metadata."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled_seconds: float = 0.0
+    request_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, *, requests: int = 0, retries: int = 0, throttled: float = 0.0, seconds: float = 0.0) -> None:
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.throttled_seconds += throttled
+            self.request_seconds += seconds
+
+    def as_metadata(self) -> dict[str, int | float]:
+        return {
+            "api_requests": self.requests,
+            "api_retries": self.retries,
+            "api_throttled_seconds": round(self.throttled_seconds, 3),
+            "api_request_seconds": round(self.request_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry; delays are full-jitter exponential, capped."""
+
+    max_retries: int = 6
+    backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_backoff_seconds)
+        return random.uniform(0, min(self.max_backoff_seconds, self.backoff_seconds * 2**attempt))
+
+
+def retry_after_seconds(headers: httpx.Headers) -> float | None:
+    """``Retry-After`` as seconds (it may be a number or an HTTP date); None when absent or unreadable."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def error_message(response: httpx.Response) -> str:
+    """The vendor's own error text: ``error`` or ``message`` of a JSON body, else the start of the body."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return response.text[:200].strip() or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("error", "message", "msg"):
+            if body.get(key):
+                return str(body[key])
+    return response.text[:200]
+
+
+class ApiClient:
+    """A JSON-over-HTTPS client of one vendor: bearer auth, shared rate limit, retries, counters.
+
+    The key only ever travels in the ``Authorization`` header; paths in errors and logs carry no secret.
+    """
+
+    def __init__(self, vendor: str, base_url: str, api_key: str, *, requests_per_minute: float,
+                 retry: RetryPolicy, timeout_seconds: float = 30.0):
+        self.vendor = vendor
+        self.retry = retry
+        self.limiter = shared_limiter(vendor, requests_per_minute)
+        self.stats = RequestStats()
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip",
+                     "User-Agent": "ats-pipelines"},
+            timeout=httpx.Timeout(timeout_seconds),
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` (relative to the base URL) and decode its JSON body, retrying what may pass."""
+        attempt = 0
+        while True:
+            self.stats.add(throttled=self.limiter.acquire())
+            started = time.monotonic()
+            try:
+                response = self._http.get(path, params=params)
+            except (httpx.TimeoutException, httpx.TransportError) as exc:
+                self.stats.add(requests=1, seconds=time.monotonic() - started)
+                if attempt >= self.retry.max_retries:
+                    raise ApiError(self.vendor, None, path, f"{type(exc).__name__} after {attempt} retries") from None
+                self._wait(attempt, None)
+                attempt += 1
+                continue
+            self.stats.add(requests=1, seconds=time.monotonic() - started)
+            if response.status_code == 200:
+                try:
+                    return orjson.loads(response.content)
+                except orjson.JSONDecodeError as exc:
+                    raise ApiError(self.vendor, 200, path, f"body is not JSON ({exc})") from None
+            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
+                retry_after = retry_after_seconds(response.headers)
+                if response.status_code == 429:
+                    self.limiter.pause(self.retry.delay(attempt, retry_after))
+                    self.stats.add(retries=1)
+                else:
+                    self._wait(attempt, retry_after)
+                attempt += 1
+                continue
+            raise self._error(response, path)
+
+    def _wait(self, attempt: int, retry_after: float | None) -> None:
+        self.stats.add(retries=1)
+        time.sleep(self.retry.delay(attempt, retry_after))
+
+    def _error(self, response: httpx.Response, path: str) -> ApiError:
+        status, message = response.status_code, error_message(response)
+        if status in (401, 403):
+            return ApiAuthError(self.vendor, status, path, f"{message} (check the API key and plan)")
+        if status == 404:
+            return ApiNotFoundError(self.vendor, status, path, message)
+        return ApiError(self.vendor, status, path, message)

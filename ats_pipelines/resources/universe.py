@@ -1,0 +1,48 @@
+"""UniverseResource: which symbols the market-data assets fetch. Configuration, not code."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+from pydantic import Field
+
+DEFAULTS = {
+    "ATS_UNIVERSE": "AAPL,MSFT,SPY",
+    "ATS_CRYPTO_UNIVERSE": "X:BTCUSD,X:ETHUSD",
+    "ATS_OPTION_UNDERLYINGS": "SPY",
+}
+
+
+def _symbols(value: str | None, env: str, fallback: str | None = None) -> list[str]:
+    raw = value if value is not None else os.environ.get(env) or fallback or DEFAULTS.get(env, "")
+    seen: dict[str, None] = {}
+    for symbol in raw.split(","):
+        if symbol.strip():
+            seen[symbol.strip().upper()] = None
+    return list(seen)
+
+
+class UniverseResource(dg.ConfigurableResource):
+    """Symbol lists, each a comma-separated string; unset fields read the environment at run time:
+    ``ATS_UNIVERSE`` (stocks), ``ATS_CRYPTO_UNIVERSE`` (Polygon ``X:`` tickers), ``ATS_OPTION_UNDERLYINGS``
+    and ``ATS_TICK_UNIVERSE`` (trades and quotes; defaults to the stock universe)."""
+
+    stocks: str | None = Field(default=None, description="defaults to ATS_UNIVERSE, then AAPL,MSFT,SPY")
+    crypto: str | None = Field(default=None, description="defaults to ATS_CRYPTO_UNIVERSE, then X:BTCUSD,X:ETHUSD")
+    option_underlyings: str | None = Field(default=None, description="defaults to ATS_OPTION_UNDERLYINGS, then SPY")
+    ticks: str | None = Field(default=None, description="defaults to ATS_TICK_UNIVERSE, then the stock universe")
+    option_expiry_days: int = Field(default=14, description="contracts expiring within this many days of the range")
+    option_moneyness: float = Field(default=0.05, description="keep strikes within this fraction of the spot")
+
+    def stock_symbols(self) -> list[str]:
+        return _symbols(self.stocks, "ATS_UNIVERSE")
+
+    def crypto_symbols(self) -> list[str]:
+        return _symbols(self.crypto, "ATS_CRYPTO_UNIVERSE")
+
+    def option_underlying_symbols(self) -> list[str]:
+        return _symbols(self.option_underlyings, "ATS_OPTION_UNDERLYINGS")
+
+    def tick_symbols(self) -> list[str]:
+        return _symbols(self.ticks, "ATS_TICK_UNIVERSE", fallback=",".join(self.stock_symbols()))

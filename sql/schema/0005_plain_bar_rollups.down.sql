@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS stock_aggs_1h;
+DROP TABLE IF EXISTS stock_aggs_15m;
+DROP TABLE IF EXISTS stock_aggs_5m;
