@@ -16,7 +16,8 @@ test: setup
 	$(VENV)/pytest -m timescale
 
 bench: setup
-	$(VENV)/python bench/ingest_bench.py
+	$(VENV)/python -m bench.ingest_bench
+	$(VENV)/python -m bench.backfill_bench
 
 lint: setup
 	$(VENV)/ruff check ats_pipelines tests bench

@@ -76,16 +76,30 @@ def _echo_mode() -> None:
 
 
 @main.command()
-def demo() -> None:
-    """Migrate the database and report its schema and mode."""
-    url = database_url()
-    click.echo(f"database: {redact_url(url)}")
-    migrate.upgrade(url, "head")
-    resource = TimescaleResource()
+@click.option("--ui/--no-ui", default=True, help="start the Dagster UI afterwards")
+@click.option("--port", default=8765, show_default=True, help="port of the local fake Polygon server")
+def demo(ui: bool, port: int) -> None:
+    """Migrate, backfill the market data of a few days from the local fake Polygon server, open the UI."""
+    from ats_pipelines.demo import run_demo
+
+    run_demo(ui, port)
+
+
+@main.command("fake-polygon")
+@click.option("--port", default=8765, show_default=True)
+@click.option("--api-key", default="demo-key", show_default=True, help="the one key the server accepts")
+def fake_polygon(port: int, api_key: str) -> None:
+    """Serve deterministic offline data in Polygon's REST formats (for the demo and benchmarks)."""
+    from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults
+
+    server = FakePolygonServer(port, Faults(api_key=api_key))
+    click.echo(f"fake Polygon API on {server.base_url}", err=True)
     try:
-        click.echo(schema_report(resource))
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
-        resource.close()
+        server.server_close()
 
 
 if __name__ == "__main__":

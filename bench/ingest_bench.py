@@ -17,10 +17,8 @@ from datetime import UTC, datetime
 import polars as pl
 import psycopg
 
-from ats_pipelines.db import migrate
 from ats_pipelines.resources.timescale import TimescaleResource
-
-CHUNK = 1 << 20
+from bench.common import binary_copy_seconds, fresh_database
 
 
 def synthetic_bars(rows: int, symbols: int = 100, seed: int = 7) -> pl.DataFrame:
@@ -49,33 +47,15 @@ def main() -> None:
     args = parser.parse_args()
 
     url = args.database_url
-    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-        name = url.rsplit("/", 1)[1]
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    migrate.upgrade(url)
+    fresh_database(url)
 
     df = synthetic_bars(args.rows)
     resource = TimescaleResource(database_url=url)
 
     with psycopg.connect(url, autocommit=True) as conn:
-        # Baseline table: same columns, same indexes (LIKE .. INCLUDING ALL).
-        conn.execute("CREATE TABLE bench_copy_target (LIKE stock_aggs INCLUDING ALL)")
-        # Pre-serialise the rows in binary COPY format, produced by the server from the same frame.
-        resource.write("stock_aggs", df)
-        binary = bytearray()
-        with conn.cursor().copy("COPY stock_aggs TO STDOUT (FORMAT binary)") as copy:
-            for block in copy:
-                binary += block
+        resource.write("stock_aggs", df)  # the server serialises the same rows for the baseline
+        _, copy_seconds = binary_copy_seconds(conn, "SELECT * FROM stock_aggs", "stock_aggs")
         conn.execute("TRUNCATE stock_aggs")
-        conn.execute("CHECKPOINT")
-
-        t0 = time.perf_counter()
-        with conn.transaction(), conn.cursor().copy("COPY bench_copy_target FROM STDIN (FORMAT binary)") as copy:
-            view = memoryview(binary)
-            for i in range(0, len(view), CHUNK):
-                copy.write(view[i : i + CHUNK])
-        copy_seconds = time.perf_counter() - t0
         conn.execute("CHECKPOINT")
 
     t0 = time.perf_counter()

@@ -9,7 +9,14 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from ats_pipelines.defs.market_data.assets import crypto_aggs, options_aggs, quotes, stock_aggs, trades
+from ats_pipelines.defs.market_data.assets import (
+    crypto_aggs,
+    options_aggs,
+    quotes,
+    stock_aggs,
+    stock_aggs_rollups,
+    trades,
+)
 from ats_pipelines.defs.market_data.checks import sessions_complete
 from ats_pipelines.fakes import polygon_data
 from ats_pipelines.market_calendar import sessions
@@ -42,7 +49,7 @@ def expected_minute_bars(symbols: list[str], first: date, last: date) -> int:
 
 def test_a_partition_lands_exactly_the_served_bars_and_a_rerun_changes_nothing(db, sql_conn, fake_polygon):
     resources = market_resources(db, fake_polygon, stocks="AAPL,MSFT")
-    first = run([stock_aggs], resources, "2024-03-07")
+    first = run([stock_aggs, stock_aggs_rollups], resources, "2024-03-07")
     stored = sql_conn.execute(BAR_QUERY).fetchall()
     served = [
         (symbol, datetime.fromtimestamp(t / 1000, UTC), o, h, low, c, v, vw, n)
@@ -56,7 +63,7 @@ def test_a_partition_lands_exactly_the_served_bars_and_a_rerun_changes_nothing(d
     assert metadata(first, "stock_aggs")["rows_inserted"] == len(served) + 2  # plus one 1d bar per symbol
     assert checks(first) == {"no_duplicate_keys": True, "ohlc_sane": True, "sessions_complete": True}
 
-    again = run([stock_aggs], resources, "2024-03-07")
+    again = run([stock_aggs, stock_aggs_rollups], resources, "2024-03-07")
     md = metadata(again, "stock_aggs")
     assert (md["rows_inserted"], md["rows_updated"], md["rows_unchanged"]) == (0, 0, len(served) + 2)
     assert sql_conn.execute(BAR_QUERY).fetchall() == stored

@@ -35,7 +35,10 @@ class PreparedFrame:
     rows: int
     duplicates_dropped: int
     time_range: tuple[object, object] | None  # (min, max) of the time column
-    lead_values: list | None  # distinct values of the key's first column, to narrow overlap probes
+    key_values: dict[str, list]  # distinct values of the non-time NOT NULL key columns, to narrow overlap probes
+
+
+MAX_PROBE_VALUES = 1000
 
 
 def prepare_frame(info: TableInfo, df: pl.DataFrame) -> PreparedFrame:
@@ -50,17 +53,18 @@ def prepare_frame(info: TableInfo, df: pl.DataFrame) -> PreparedFrame:
     if info.time_column and info.time_column in deduped.columns and deduped.height:
         ts = deduped[info.time_column]
         time_range = (ts.min(), ts.max())
-    lead = info.key[0]
-    lead_values = None
-    if lead != info.time_column and lead in deduped.columns:
-        lead_values = deduped[lead].unique().to_list()
+    key_values = {
+        k: values for k in key_in_frame
+        if k != info.time_column and k not in info.nullable_key_columns
+        and len(values := deduped[k].unique().to_list()) <= MAX_PROBE_VALUES
+    }
     return PreparedFrame(
         columns=tuple(deduped.columns),
         csv=_to_csv(deduped),
         rows=deduped.height,
         duplicates_dropped=encoded.height - deduped.height,
         time_range=time_range,
-        lead_values=lead_values,
+        key_values=key_values,
     )
 
 

@@ -121,12 +121,13 @@ def _any_condition(info: TableInfo, column: str) -> sql.Composable:
 
 
 def range_has_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> bool:
-    """Whether the table holds any row in the frame's time range for the frame's leading key values."""
+    """Whether the table holds any row in the frame's time range with the frame's values of the other key
+    columns (a day of 1d bars does not overlap the same day's 1m bars)."""
     conditions = [sql.SQL("{t} BETWEEN %s AND %s").format(t=sql.Identifier(info.time_column))]
     params: list[object] = list(frame.time_range)
-    if frame.lead_values is not None:
-        conditions.append(_any_condition(info, info.key[0]))
-        params.append(frame.lead_values)
+    for column, values in frame.key_values.items():
+        conditions.append(_any_condition(info, column))
+        params.append(values)
     cur.execute(
         sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(
             sql.Identifier(info.name), sql.SQL(" AND ").join(conditions)

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ def malform(record: dict[str, Any], index: int) -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     server: FakePolygonServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read results, not access logs
         pass
@@ -118,6 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(502, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         if faults.slow_every and n % faults.slow_every == 0:
             time.sleep(faults.slow_seconds)
+        cached = self.server.cached(self.path) if not faults.malformed_tickers else None
+        if cached is not None:
+            return self._send(200, cached)
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         if "cursor" in query:
@@ -129,7 +134,10 @@ class _Handler(BaseHTTPRequestHandler):
         if body is None:
             return self._send(404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex,
                                     "message": "The requested resource was not found"})
-        self._send(200, body)
+        payload = orjson.dumps(body)
+        if not faults.malformed_tickers:
+            self.server.remember(self.path, payload)
+        self._send(200, payload)
 
     def _route(self, path: str, query: dict[str, Any]) -> dict[str, Any] | None:
         if m := AGGS.match(path):
@@ -183,13 +191,33 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FakePolygonServer(ThreadingHTTPServer):
-    """The fake API on ``127.0.0.1:port`` (0 picks a free port); :attr:`faults` can change at any time."""
+    """The fake API on ``127.0.0.1:port`` (0 picks a free port); :attr:`faults` can change at any time.
+
+    Answers are deterministic, so the last ``CACHE_ENTRIES`` response bodies are kept by request path and
+    served again as they were (a benchmark then measures the client, not this server's JSON encoding).
+    """
 
     daemon_threads = True
+    CACHE_ENTRIES = 512
 
     def __init__(self, port: int = 0, faults: Faults | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.faults = faults or Faults()
+        self._cache: OrderedDict[str, bytes] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def cached(self, path: str) -> bytes | None:
+        with self._cache_lock:
+            if path in self._cache:
+                self._cache.move_to_end(path)
+                return self._cache[path]
+            return None
+
+    def remember(self, path: str, payload: bytes) -> None:
+        with self._cache_lock:
+            self._cache[path] = payload
+            while len(self._cache) > self.CACHE_ENTRIES:
+                self._cache.popitem(last=False)
 
     @property
     def base_url(self) -> str:

@@ -159,9 +159,8 @@ def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType]
     fails it is checked record by record.
     """
     try:
-        if all(isinstance(r, Mapping) for r in records):
-            return pl.DataFrame(records, schema=schema), records, []
-    except (pl.exceptions.PolarsError, TypeError, ValueError):
+        return pl.DataFrame(records, schema=schema), records, []
+    except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError):
         pass
     good, rejects = [], []
     for record in records:

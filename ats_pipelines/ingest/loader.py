@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,11 +19,14 @@ from typing import Any, TypeVar
 import orjson
 import polars as pl
 
+from ats_pipelines.db.frames import PreparedFrame
 from ats_pipelines.ingest.columns import ColumnMap, Reject
 from ats_pipelines.resources.timescale import TimescaleResource
 
 T = TypeVar("T")
 REJECTS_TABLE = "ingest_rejects"
+BATCH_ROWS = 100_000
+WRITERS = 2
 _DONE = object()
 
 
@@ -89,30 +93,71 @@ def prefetch(items: Iterable[T], depth: int = 2) -> Iterator[T]:
 def ingest_pages(
     timescale: TimescaleResource,
     column_map: ColumnMap,
-    pages: Iterable[Sequence[Mapping[str, Any]]],
+    pages: Iterable[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
     report: IngestReport,
     *,
-    constants: Mapping[str, Any],
     window: tuple[datetime, datetime],
     partition_key: str,
     finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
     source: str = "polygon",
 ) -> None:
-    """Write every page's good rows to ``column_map.table`` and its rejects to the quarantine."""
-    for records in prefetch(pages):
-        batch = column_map.map(records, constants=constants, window=window)
-        rows = finish(batch.rows) if finish and batch.rows.height else batch.rows
-        report.pages += 1
-        report.rows_received += len(records)
-        if rows.height:
-            result = timescale.write(column_map.table, rows)
-            report.rows_inserted += result.inserted
-            report.rows_updated += result.updated
-            report.rows_unchanged += result.unchanged
-        if batch.rejects:
-            record_rejects(timescale, column_map.table, batch.rejects, source=source, partition_key=partition_key,
-                           symbol=constants.get("symbol"))
-            report.reject_reasons.update(r.reason for r in batch.rejects)
+    """Write every page's good rows to ``column_map.table`` and its rejects to the quarantine.
+
+    ``pages`` yields ``(constants, records)``: the columns the records do not carry (the requested symbol,
+    timeframe, ...) and one page of records. Pages are gathered into batches of about ``BATCH_ROWS`` rows,
+    and three stages overlap: the next page is fetched on one background thread while this one is mapped
+    and serialised, and earlier batches are written by ``WRITERS`` threads, each on its own connection, so
+    the database parses and indexes on several cores. Batches of one ingest hold disjoint keys (a page is
+    never split), and the writer's upsert stays correct should two overlap. An error in any stage stops
+    the ingest and is raised here.
+    """
+    lock = threading.Lock()
+
+    def write(rows: PreparedFrame | None, rejects: list[tuple[str | None, list[Reject]]]) -> None:
+        if rows is not None:
+            result = timescale.write_prepared(column_map.table, rows)
+            with lock:
+                report.rows_inserted += result.inserted
+                report.rows_updated += result.updated
+                report.rows_unchanged += result.unchanged
+        for symbol, rejected in rejects:
+            record_rejects(timescale, column_map.table, rejected, source=source, partition_key=partition_key,
+                           symbol=symbol)
+            with lock:
+                report.reject_reasons.update(r.reason for r in rejected)
+
+    pending: deque[Future[None]] = deque()
+    frames: list[pl.DataFrame] = []
+    rejects: list[tuple[str | None, list[Reject]]] = []
+
+    def submit() -> None:
+        rows = pl.concat(frames, how="diagonal_relaxed") if frames else None
+        prepared = timescale.prepare(column_map.table, rows) if rows is not None and rows.height else None
+        pending.append(writer.submit(write, prepared, list(rejects)))
+        frames.clear()
+        rejects.clear()
+        while len(pending) > WRITERS:
+            pending.popleft().result()
+
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="ingest-writer") as writer:
+        try:
+            for constants, records in prefetch(pages):
+                batch = column_map.map(records, constants=constants, window=window)
+                report.pages += 1
+                report.rows_received += len(records)
+                if batch.rows.height:
+                    frames.append(finish(batch.rows) if finish else batch.rows)
+                if batch.rejects:
+                    rejects.append((constants.get("symbol"), batch.rejects))
+                if sum(f.height for f in frames) >= BATCH_ROWS:
+                    submit()
+            if frames or rejects:
+                submit()
+            while pending:
+                pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def record_rejects(timescale: TimescaleResource, table: str, rejects: Sequence[Reject], *, source: str,

@@ -15,7 +15,7 @@ from pydantic import Field, PrivateAttr
 
 from ats_pipelines.db import writer
 from ats_pipelines.db.catalog import TableInfo, load_table_info
-from ats_pipelines.db.frames import FrameValidationError, prepare_frame
+from ats_pipelines.db.frames import FrameValidationError, PreparedFrame, prepare_frame
 from ats_pipelines.db.mode import DatabaseMode, detect_mode
 from ats_pipelines.db.writer import WriteResult
 from ats_pipelines.settings import database_url, redact_url
@@ -88,10 +88,17 @@ class TimescaleResource(dg.ConfigurableResource):
         Raises :class:`FrameValidationError` (naming table and column) before writing anything when the
         frame has an unknown column, a wrong dtype, or a NULL in a NOT NULL column.
         """
-        info = self.table_info(table)
-        frame = prepare_frame(info, df)
+        return self.write_prepared(table, self.prepare(table, df))
+
+    def prepare(self, table: str, df: pl.DataFrame) -> PreparedFrame:
+        """Validate and serialise ``df`` for ``table`` (the CPU half of :meth:`write`, so a pipeline can do
+        it while the database is busy with the previous batch)."""
+        return prepare_frame(self.table_info(table), df)
+
+    def write_prepared(self, table: str, frame: PreparedFrame) -> WriteResult:
+        """The database half of :meth:`write`."""
         with self.connection() as conn:
-            return writer.upsert(conn, info, frame)
+            return writer.upsert(conn, self.table_info(table), frame)
 
     def replace_range(
         self,
@@ -148,6 +155,14 @@ class TimescaleResource(dg.ConfigurableResource):
                 conn.execute(query, params)
             finally:
                 conn.autocommit = False
+
+
+    def refresh_statistics(self, table: str) -> None:
+        """ANALYZE ``table``: after a bulk load the planner's row estimates are stale, and the queries that
+        follow (checks, roll-ups) would pick plans for an empty table."""
+        with self.connection() as conn:
+            conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
+            conn.commit()
 
 
 def _check_inside(info: TableInfo, df: pl.DataFrame, start: datetime, end: datetime,

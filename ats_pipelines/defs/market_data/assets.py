@@ -12,6 +12,7 @@ from ats_pipelines.defs.market_data.checks import (
     sessions_complete,
 )
 from ats_pipelines.defs.market_data.loads import (
+    ROLLUPS,
     load_bars,
     load_ticks,
     option_columns,
@@ -59,8 +60,8 @@ def _result(context: dg.AssetExecutionContext, report: IngestReport, stats: Requ
     **MARKET_DATA,
     kinds={"polygon", "timescaledb"},
     check_specs=check_specs("stock_aggs", {**BAR_CHECKS, **SESSION_CHECK}),
-    description="Split-adjusted stock bars of the universe: 1m and 1d from Polygon, 5m/15m/1h rolled up in the "
-    "database (stock_aggs_5m/15m/1h: continuous aggregates on TimescaleDB, refreshed tables otherwise).",
+    description="Split-adjusted stock bars of the universe, 1m and 1d, from Polygon. The 5m/15m/1h bars are "
+    "rolled up from these in the database (stock_aggs_rollups).",
 )
 def stock_aggs(context: dg.AssetExecutionContext, timescale: TimescaleResource, polygon: PolygonResource,
                universe: UniverseResource) -> dg.MaterializeResult:
@@ -70,10 +71,30 @@ def stock_aggs(context: dg.AssetExecutionContext, timescale: TimescaleResource, 
         for timeframe in ("1m", "1d"):
             load_bars(timescale, client, STOCK_AGGS, symbols, timeframe, window, report, partition_label(context),
                       extra=lambda _: {"adjusted": True})
-    rollups = refresh_rollups(timescale, symbols, window)
     checks = [*bar_quality(timescale, "stock_aggs", symbols, window),
               sessions_complete(timescale, symbols, window, adjusted=True)]
-    return _result(context, report, client.stats, started, checks, rollup_refresh=rollups)
+    return _result(context, report, client.stats, started, checks)
+
+
+@dg.multi_asset(
+    name="stock_aggs_rollups",
+    specs=[
+        dg.AssetSpec(table, deps=[stock_aggs], group_name="market_data", kinds={"timescaledb"},
+                     partitions_def=daily_partitions,
+                     description=f"{bucket} stock bars rolled up from the 1m bars of stock_aggs: a TimescaleDB "
+                     "continuous aggregate, or a table recomputed per partition on plain PostgreSQL.")
+        for table, bucket in ROLLUPS.items()
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
+def stock_aggs_rollups(context: dg.AssetExecutionContext, timescale: TimescaleResource, universe: UniverseResource):
+    started, window = time.monotonic(), partition_window(context)
+    refresh = refresh_rollups(timescale, universe.stock_symbols(), window)
+    for table in ROLLUPS:
+        yield dg.MaterializeResult(asset_key=table, metadata={
+            "partitions": partition_label(context), "refresh": refresh, "seconds": round(time.monotonic() - started, 3),
+        })
 
 
 @dg.asset(

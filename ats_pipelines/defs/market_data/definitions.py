@@ -2,7 +2,14 @@
 
 import dagster as dg
 
-from ats_pipelines.defs.market_data.assets import crypto_aggs, options_aggs, quotes, stock_aggs, trades
+from ats_pipelines.defs.market_data.assets import (
+    crypto_aggs,
+    options_aggs,
+    quotes,
+    stock_aggs,
+    stock_aggs_rollups,
+    trades,
+)
 from ats_pipelines.defs.market_data.resources import resources
 from ats_pipelines.defs.market_data.schedules import (
     after_close_schedule,
@@ -14,7 +21,7 @@ from ats_pipelines.defs.market_data.schedules import (
 )
 
 defs = dg.Definitions(
-    assets=[stock_aggs, crypto_aggs, options_aggs, trades, quotes],
+    assets=[stock_aggs, stock_aggs_rollups, crypto_aggs, options_aggs, trades, quotes],
     jobs=[session_job, crypto_job, refetch_job],
     schedules=[after_close_schedule, crypto_daily_schedule, weekly_refetch_schedule],
     resources=resources,

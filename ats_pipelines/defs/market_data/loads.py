@@ -26,6 +26,7 @@ DELETE_ROLLUP_RANGE_SQL = read_sql_beside(__file__, "delete_rollup_range.sql")
 ROLLUP_KIND_SQL = read_sql_beside(__file__, "rollup_kind.sql")
 ROLLUPS = {"stock_aggs_5m": "5 minutes", "stock_aggs_15m": "15 minutes", "stock_aggs_1h": "1 hour"}
 TIMESPANS = {"1m": ("minute", 1), "1d": ("day", 1)}
+BULK_LOAD_ROWS = 100_000
 
 
 def window_ms(window: tuple[datetime, datetime]) -> tuple[int, int]:
@@ -47,12 +48,16 @@ def load_bars(
     """Fetch ``timeframe`` bars of each ticker over the window and write them to ``column_map.table``."""
     timespan, multiplier = TIMESPANS[timeframe]
     start_ms, end_ms = window_ms(window)
-    for ticker in tickers:
-        constants = {"symbol": ticker, "timeframe": timeframe, "multiplier": multiplier, "timespan_unit": timespan,
-                     "source": "polygon", **extra(ticker)}
-        pages = client.aggregates(ticker, multiplier, timespan, start_ms, end_ms)
-        ingest_pages(timescale, column_map, pages, report, constants=constants, window=window,
-                     partition_key=partition_key)
+    pages = (
+        ({"symbol": ticker, "timeframe": timeframe, "multiplier": multiplier, "timespan_unit": timespan,
+          "source": "polygon", **extra(ticker)}, page)
+        for ticker in tickers
+        for page in client.aggregates(ticker, multiplier, timespan, start_ms, end_ms)
+    )
+    inserted_before = report.rows_inserted
+    ingest_pages(timescale, column_map, pages, report, window=window, partition_key=partition_key)
+    if report.rows_inserted - inserted_before >= BULK_LOAD_ROWS:
+        timescale.refresh_statistics(column_map.table)
 
 
 def load_ticks(
@@ -68,10 +73,10 @@ def load_ticks(
 ) -> None:
     """Fetch trades or quotes of each ticker over the window (ns bounds) and write them."""
     start_ns, end_ns = (int(t.timestamp()) * 1_000_000_000 for t in window)
-    for ticker in tickers:
-        ingest_pages(timescale, maps(ticker), client.ticks(kind, ticker, start_ns, end_ns), report,
-                     constants={"symbol": ticker, "source": "polygon"}, window=window, partition_key=partition_key,
-                     finish=finish)
+    for ticker in tickers:  # one ingest per ticker: crypto and stock trades map differently
+        constants = {"symbol": ticker, "source": "polygon"}
+        pages = ((constants, page) for page in client.ticks(kind, ticker, start_ns, end_ns))
+        ingest_pages(timescale, maps(ticker), pages, report, window=window, partition_key=partition_key, finish=finish)
 
 
 def option_contracts(client: PolygonClient, underlying: str, window: tuple[datetime, datetime],

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints one JSON line, our figure beside a baseline measured in the same run."""
