@@ -17,8 +17,9 @@ from ats_pipelines.defs.market_data.assets import (
     stock_aggs_rollups,
     trades,
 )
-from ats_pipelines.defs.market_data.checks import sessions_complete
+from ats_pipelines.defs.market_data.checks import bar_quality, sessions_complete
 from ats_pipelines.fakes import polygon_data
+from ats_pipelines.ingest.polygon_maps import STOCK_AGGS
 from ats_pipelines.market_calendar import sessions
 from tests.conftest import market_resources
 
@@ -185,3 +186,27 @@ def test_crypto_options_trades_and_quotes_land(db, sql_conn, fake_polygon):
     assert "/" in quote[0] and quote[1]
     again = run([crypto_aggs, options_aggs, trades, quotes], resources, "2024-03-07")
     assert sum(metadata(again, a)["rows_written"] for a in ("crypto_aggs", "options_aggs", "trades", "quotes")) == 0
+
+
+def test_the_ohlc_check_catches_a_bad_bar_written_around_validation(db, sql_conn, fake_polygon):
+    run([stock_aggs], market_resources(db, fake_polygon, stocks="SPY"), "2024-03-06")
+    sql_conn.execute("UPDATE stock_aggs SET high = low - 1 WHERE timestamp = (SELECT min(timestamp) FROM stock_aggs)")
+    window = (datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))
+    results = {r.check_name: r for r in bar_quality(db, "stock_aggs", ["SPY"], window)}
+    assert not results["ohlc_sane"].passed and results["ohlc_sane"].metadata["violations"].value == 1
+    assert results["no_duplicate_keys"].passed
+    assert results["no_duplicate_keys"].metadata["unique_index"].value == "stock_aggs_symbol_timestamp_timeframe_key"
+
+
+def test_daily_bars_of_days_that_hold_minute_bars_take_the_copy_path(db, fake_polygon):
+    """The overlap probe filters on every key column, so 1d bars are not merged against the 1m bars."""
+    resources = market_resources(db, fake_polygon, stocks="SPY,QQQ")
+    run([stock_aggs], resources, "2024-03-06")
+    db.execute("DELETE FROM stock_aggs WHERE timeframe = '1d'")
+    window = (datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))
+    start_ms, end_ms = int(window[0].timestamp() * 1000), int(window[1].timestamp() * 1000) - 1
+    with resources["polygon"].client() as client:
+        records = [bar for page in client.aggregates("SPY", 1, "day", start_ms, end_ms) for bar in page]
+    rows = STOCK_AGGS.map(records, constants={"symbol": "SPY", "timeframe": "1d", "adjusted": True},
+                          window=window).rows
+    assert db.write("stock_aggs", rows).path == "copy"
