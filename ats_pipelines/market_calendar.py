@@ -4,13 +4,18 @@ and close in UTC, and which close early. Backfills, gap checks and the demo data
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import exchange_calendars as xcals
+import pandas as pd
 
 REGULAR_SESSION = timedelta(hours=6, minutes=30)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True)
@@ -30,10 +35,17 @@ class Session:
         return self.close - self.open < REGULAR_SESSION
 
 
+@contextmanager
+def _quiet_pandas() -> Iterator[None]:
+    """exchange-calendars 4.x still calls ``.values`` on tz-aware pandas data, which pandas 3.1 deprecates."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*\.values returning an ndarray")
+        yield
+
+
 @cache
 def _nyse() -> xcals.ExchangeCalendar:
-    with warnings.catch_warnings():  # exchange-calendars 4.x still calls an API pandas 3.1 deprecates
-        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+    with _quiet_pandas():
         return xcals.get_calendar("XNYS", start="2000-01-03")
 
 
@@ -43,8 +55,48 @@ def sessions(first: date, last: date) -> list[Session]:
     last = min(last, calendar.last_session.date())
     if last < first:
         return []
-    days = calendar.sessions_in_range(first.isoformat(), last.isoformat())
+    with _quiet_pandas():
+        days = calendar.sessions_in_range(first.isoformat(), last.isoformat())
     return [
         Session(day.date(), calendar.session_open(day).to_pydatetime(), calendar.session_close(day).to_pydatetime())
         for day in days
     ]
+
+
+@dataclass(frozen=True)
+class Holiday:
+    """A weekday without a regular session: closed, or an early close (New York local times)."""
+
+    day: date
+    name: str
+    status: str  # 'closed' or 'early_close'
+    open_time: time | None = None
+    close_time: time | None = None
+
+
+def holidays(first_year: int, last_year: int) -> list[Holiday]:
+    """NYSE holidays (named) and early closes of ``first_year..last_year``, from the exchange calendar."""
+    calendar = _nyse()
+    start, end = f"{first_year}-01-01", f"{last_year}-12-31"
+    with _quiet_pandas():
+        named = calendar.regular_holidays.holidays(start, end, return_name=True)
+    found = {day.date(): Holiday(day.date(), str(name), "closed") for day, name in named.items() if day.weekday() < 5}
+    for day in calendar.adhoc_holidays:
+        if first_year <= day.year <= last_year and day.weekday() < 5:
+            found.setdefault(day.date(), Holiday(day.date(), "Special closure", "closed"))
+    for s in sessions(date(first_year, 1, 1), date(last_year, 12, 31)):
+        if s.early_close:
+            found[s.day] = Holiday(s.day, "Early close", "early_close",
+                                   s.open.astimezone(NEW_YORK).time(), s.close.astimezone(NEW_YORK).time())
+    return sorted(found.values(), key=lambda h: h.day)
+
+
+def next_session_times(at: datetime) -> tuple[datetime | None, datetime | None]:
+    """The next NYSE open and close after ``at`` (UTC); None past the calendar's end."""
+    calendar = _nyse()
+    try:
+        stamp = pd.Timestamp(at.astimezone(NEW_YORK).replace(second=0, microsecond=0))
+        with _quiet_pandas():
+            return calendar.next_open(stamp).to_pydatetime(), calendar.next_close(stamp).to_pydatetime()
+    except (ValueError, LookupError, xcals.errors.MinuteOutOfBounds):
+        return None, None

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from ats_pipelines.db import migrate
+from ats_pipelines.fakes import unusual_whales_server
 from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults, serve
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, UniverseResource
 
@@ -84,6 +85,19 @@ def fake_polygon(_polygon_server: FakePolygonServer) -> FakePolygonServer:
     """The local Polygon-compatible server, with no faults and its request counter at zero."""
     _polygon_server.faults = Faults()
     return _polygon_server
+
+
+@pytest.fixture(scope="session")
+def _unusual_whales_server() -> Iterator[unusual_whales_server.FakeUnusualWhalesServer]:
+    with unusual_whales_server.serve() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_unusual_whales(_unusual_whales_server) -> unusual_whales_server.FakeUnusualWhalesServer:
+    """The local Unusual Whales-compatible server, serving no alerts until a test sets ``alerts``."""
+    _unusual_whales_server.alerts = []
+    return _unusual_whales_server
 
 
 def market_resources(db: TimescaleResource, server: FakePolygonServer, api_key: str = "demo-key",

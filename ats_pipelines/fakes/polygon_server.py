@@ -16,24 +16,27 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
 from ats_pipelines.fakes import polygon_data as data
+from ats_pipelines.fakes.json_http import JsonHandler, serve_in_thread
 
 AGGS = re.compile(
     r"^/v2/aggs/ticker/(?P<ticker>[^/]+)/range/(?P<mult>\d+)/(?P<span>minute|day)/(?P<start>[^/]+)/(?P<end>[^/]+)$"
 )
 TICKS = re.compile(r"^/v3/(?P<kind>trades|quotes)/(?P<ticker>[^/]+)$")
 CONTRACTS = "/v3/reference/options/contracts"
+TICKER_DETAILS = re.compile(r"^/v3/reference/tickers/(?P<ticker>[A-Z][A-Z.]{0,9})$")
+REFERENCE = Path(__file__).parent / "polygon_reference"
 MALFORMED_KINDS = ("o is text", "c missing", "high below low", "negative volume")
 
 
@@ -82,6 +85,26 @@ def _bar_records(found: data.Bars, crypto: bool) -> list[dict[str, Any]]:
     ]
 
 
+def recorded(name: str) -> Any:
+    """A recorded response from polygon_reference/ (fresh copy: callers may change it)."""
+    return orjson.loads((REFERENCE / name).read_bytes())
+
+
+def ticker_details(ticker: str) -> dict[str, Any]:
+    """AAPL as recorded; any other ticker in the same shape, with its own identity and no company text."""
+    body = recorded("ticker_details_AAPL.json")
+    if ticker != "AAPL":
+        results = body["results"]
+        for key in ("description", "branding", "address", "phone_number", "homepage_url", "cik",
+                    "composite_figi", "share_class_figi"):
+            results.pop(key, None)
+        results.update(ticker=ticker, name=f"{ticker} Corp.", ticker_root=ticker.split(".")[0],
+                       market_cap=float(data.base_price(ticker) * 1e9),
+                       total_employees=int(data.base_price(ticker) * 100))
+    body["request_id"] = uuid.uuid4().hex
+    return body
+
+
 def malform(record: dict[str, Any], index: int) -> dict[str, Any]:
     """One of the malformations the real feeds have shown, chosen by the record's ``index`` (every 50th)."""
     bad = dict(record)
@@ -97,32 +120,27 @@ def malform(record: dict[str, Any], index: int) -> dict[str, Any]:
     return bad
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     server: FakePolygonServer
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read results, not access logs
-        pass
 
     def do_GET(self) -> None:
         faults = self.server.faults
         n = faults.next_request()
         if self.headers.get("Authorization") != f"Bearer {faults.api_key}":
             error = "API Key was not provided" if not self.headers.get("Authorization") else "Unknown API Key"
-            return self._send(401, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": error})
+            return self.send(401, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": error})
         if n <= faults.rate_limit_first or (faults.rate_limit_every and n % faults.rate_limit_every == 0):
-            return self._send(429, {"status": "ERROR", "request_id": uuid.uuid4().hex,
+            return self.send(429, {"status": "ERROR", "request_id": uuid.uuid4().hex,
                                     "error": "You've exceeded the maximum requests per minute, please wait or upgrade "
                                              "your subscription to continue."},
                               {"Retry-After": faults.retry_after} if faults.retry_after is not None else {})
         if faults.server_error_every and n % faults.server_error_every == 0:
-            return self._send(502, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+            return self.send(502, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         if faults.slow_every and n % faults.slow_every == 0:
             time.sleep(faults.slow_seconds)
         cached = self.server.cached(self.path) if not faults.malformed_tickers else None
         if cached is not None:
-            return self._send(200, cached)
+            return self.send(200, cached)
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         if "cursor" in query:
@@ -130,14 +148,14 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._route(parts.path, query)
         except ValueError as exc:
-            return self._send(400, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": str(exc)})
+            return self.send(400, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": str(exc)})
         if body is None:
-            return self._send(404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex,
+            return self.send(404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex,
                                     "message": "The requested resource was not found"})
         payload = orjson.dumps(body)
         if not faults.malformed_tickers:
             self.server.remember(self.path, payload)
-        self._send(200, payload)
+        self.send(200, payload)
 
     def _route(self, path: str, query: dict[str, Any]) -> dict[str, Any] | None:
         if m := AGGS.match(path):
@@ -156,12 +174,29 @@ class _Handler(BaseHTTPRequestHandler):
             if query.get("order", "desc") == "desc":
                 records = records[::-1]
             return self._page(path, query, records, m["ticker"], int(query.get("limit", 1000)))
+        if m := TICKER_DETAILS.match(path):
+            return ticker_details(m["ticker"])
+        if path == "/v2/reference/news":
+            return self._news(query)
+        if path == "/v1/marketstatus/now":
+            return recorded("marketstatus_now.json")
+        if path == "/v1/marketstatus/upcoming":
+            return recorded("marketstatus_upcoming.json")
         if path == CONTRACTS:
             as_of = date.fromisoformat(query.get("as_of") or datetime.now(UTC).date().isoformat())
             until = date.fromisoformat(query.get("expiration_date.lte") or (as_of + timedelta(days=30)).isoformat())
             records = data.option_contracts(query["underlying_ticker"], as_of, until)
             return self._page(path, query, records, query["underlying_ticker"], int(query.get("limit", 10)))
         return None
+
+    def _news(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Replays the two recorded news pages: the first carries a ``next_url`` to the second."""
+        if query.get("page") == 2:
+            return recorded("news_page_2.json")
+        body = recorded("news_page_1.json")
+        cursor = base64.urlsafe_b64encode(orjson.dumps({"page": 2})).decode()
+        body["next_url"] = f"http://{self.headers.get('Host')}/v2/reference/news?cursor={cursor}"
+        return body
 
     def _page(self, path: str, query: dict[str, Any], records: list[dict[str, Any]], ticker: str,
               limit: int) -> dict[str, Any]:
@@ -177,17 +212,6 @@ class _Handler(BaseHTTPRequestHandler):
             host = self.headers.get("Host", f"127.0.0.1:{self.server.server_port}")
             body["next_url"] = f"http://{host}{path}?cursor={cursor}"
         return body
-
-    def _send(self, status: int, body: dict[str, Any] | bytes, headers: dict[str, str] | None = None,
-              content_type: str = "application/json") -> None:
-        payload = body if isinstance(body, bytes) else orjson.dumps(body)
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 class FakePolygonServer(ThreadingHTTPServer):
@@ -224,14 +248,6 @@ class FakePolygonServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_port}"
 
 
-@contextmanager
-def serve(port: int = 0, faults: Faults | None = None) -> Iterator[FakePolygonServer]:
+def serve(port: int = 0, faults: Faults | None = None) -> AbstractContextManager[FakePolygonServer]:
     """Run the fake server on a background thread for the duration of the block."""
-    server = FakePolygonServer(port, faults)
-    thread = threading.Thread(target=server.serve_forever, name="fake-polygon", daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve_in_thread(FakePolygonServer(port, faults))

@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import polars as pl
 
 Convert = Callable[[pl.Expr], pl.Expr]
 ROW_INDEX = "_record"
+JSON = pl.Object  # Field.raw of a nested value kept whole, as JSON text for a JSONB column
+EXTRA_FIELDS = "__extra__"  # Field.rest/stream meaning "every field no other column takes", as one JSON object
+WHOLE_RECORD = "__record__"  # Field.rest/stream meaning "the record as received", as one JSON object
 _NUMERIC = (pl.Float64, pl.Int64)
 
 
@@ -78,6 +82,17 @@ class Rule:
     reason: str
     bad: pl.Expr
 
+    @property
+    def columns(self) -> set[str]:
+        return set(self.bad.meta.root_names())
+
+
+def length_rules(columns: Sequence[tuple[str, int]]) -> list[Rule]:
+    """Reject text longer than its column allows, (name, max length) each, rather than fail the batch
+    (applied where the mapped column is text)."""
+    return [Rule(f"{name} longer than {limit} characters", pl.col(name).str.len_chars() > limit)
+            for name, limit in columns]
+
 
 @dataclass(frozen=True)
 class Reject:
@@ -103,9 +118,34 @@ class ColumnMap:
     fields: tuple[Field, ...]
     rules: tuple[Rule, ...] = ()
     time_column: str = "timestamp"
+    derived: tuple[tuple[str, pl.Expr], ...] = ()  # columns computed from mapped ones, in order
+    helpers: frozenset[str] = frozenset()  # mapped or derived columns that are not table columns
 
     def raw_schema(self, flavour: str) -> dict[str, pl.DataType]:
-        return {f.source(flavour): f.raw_type(flavour) for f in self.fields if f.source(flavour)}
+        return {f.source(flavour): (pl.String if f.raw_type(flavour) == JSON else f.raw_type(flavour))
+                for f in self.fields if f.source(flavour)}
+
+    def _as_json_text(self, records: Sequence[Any], flavour: str) -> Sequence[Any]:
+        """Records with their JSON fields (and the extra fields, gathered) encoded as JSON text."""
+        nested = [f.source(flavour) for f in self.fields if f.raw_type(flavour) == JSON and f.source(flavour)]
+        if not nested:
+            return records
+        taken = {f.source(flavour) for f in self.fields}
+        out = []
+        for record in records:
+            if not isinstance(record, Mapping):
+                out.append(record)
+                continue
+            record = dict(record)
+            if EXTRA_FIELDS in nested:
+                record[EXTRA_FIELDS] = {k: v for k, v in record.items() if k not in taken}
+            if WHOLE_RECORD in nested:
+                record[WHOLE_RECORD] = {k: v for k, v in record.items() if k != EXTRA_FIELDS}
+            for name in nested:
+                if record.get(name) is not None:
+                    record[name] = orjson.dumps(record[name]).decode()
+            out.append(record)
+        return out
 
     def map(
         self,
@@ -115,24 +155,31 @@ class ColumnMap:
         constants: Mapping[str, Any] | None = None,
         window: tuple[datetime, datetime] | None = None,
         symbols: frozenset[str] | None = None,
+        extra_rules: Sequence[Rule] = (),
     ) -> MappedBatch:
         """Map a page of records. ``constants`` fill columns the records do not carry (symbol of the
-        request, timeframe, ...); rows outside ``window`` or with a symbol not in ``symbols`` are rejected."""
+        request, timeframe, ...); rows outside ``window``, with a symbol not in ``symbols`` or breaking one
+        of ``extra_rules`` (e.g. the table's text lengths) are rejected."""
         schema = self.raw_schema(flavour)
-        raw, good, rejects = _raw_frame(records, schema)
+        raw, good, rejects = _raw_frame(self._as_json_text(records, flavour), schema, records)
         if raw.height == 0:
             return MappedBatch(self._empty(constants), rejects)
         constants = dict(constants or {})
+        required = [f for f in self.fields if f.required and f.source(flavour)]
         mapped = raw.with_row_index(ROW_INDEX).select(
             ROW_INDEX,
             *[f.expression(flavour) for f in self.fields if f.source(flavour)],
+            *[pl.col(f.source(flavour)).is_null().alias(f"_absent_{f.column}") for f in required],
             *[pl.lit(value).alias(name) for name, value in constants.items()],
         )
-        checks = [
-            Rule(f"missing {f.source(flavour)!r}", pl.col(f.column).is_null())
-            for f in self.fields if f.required and f.source(flavour)
-        ]
+        for name, expression in self.derived:
+            mapped = mapped.with_columns(expression.alias(name))
+        checks = [rule for f in required for rule in (
+            Rule(f"missing {f.source(flavour)!r}", pl.col(f"_absent_{f.column}")),
+            Rule(f"unreadable {f.source(flavour)!r}", pl.col(f.column).is_null()),
+        )]
         checks += self.rules
+        checks += [rule for rule in extra_rules if all(mapped.schema.get(c) == pl.String for c in rule.columns)]
         if window is not None:
             start, end = window
             t = pl.col(self.time_column)
@@ -143,33 +190,34 @@ class ColumnMap:
         judged = mapped.with_columns(reason.alias("_reason"))
         bad = judged.filter(pl.col("_reason").is_not_null())
         for index, why in bad.select(ROW_INDEX, "_reason").iter_rows():
-            rejects.append(Reject(why, good[index]))
-        rows = judged.filter(pl.col("_reason").is_null()).drop(ROW_INDEX, "_reason")
+            rejects.append(Reject(why, records[good[index]]))
+        rows = judged.filter(pl.col("_reason").is_null()).drop(
+            ROW_INDEX, "_reason", *self.helpers, *[f"_absent_{f.column}" for f in required])
         return MappedBatch(rows, rejects)
 
     def _empty(self, constants: Mapping[str, Any] | None) -> pl.DataFrame:
-        names = dict.fromkeys([f.column for f in self.fields] + list(constants or {}))
-        return pl.DataFrame(schema=dict.fromkeys(names, pl.Null))
+        names = dict.fromkeys([f.column for f in self.fields] + [n for n, _ in self.derived] + list(constants or {}))
+        return pl.DataFrame(schema={n: pl.Null for n in names if n not in self.helpers})
 
 
-def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType]
-               ) -> tuple[pl.DataFrame, Sequence[Any], list[Reject]]:
-    """The well-typed records as a frame of ``schema`` (JSON null counts as absent), those records, and the
-    rest as rejects. The common case (every record well-typed) costs one Polars build; only a page that
-    fails it is checked record by record.
+def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType], originals: Sequence[Any]
+               ) -> tuple[pl.DataFrame, list[int], list[Reject]]:
+    """The well-typed records as a frame of ``schema`` (JSON null counts as absent), their indexes, and the
+    rest as rejects (carrying the original record). The common case (every record well-typed) costs one
+    Polars build; only a page that fails it is checked record by record.
     """
     try:
-        return pl.DataFrame(records, schema=schema), records, []
+        return pl.DataFrame(records, schema=schema), list(range(len(records))), []
     except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError):
         pass
     good, rejects = [], []
-    for record in records:
+    for index, record in enumerate(records):
         problem = _type_problem(record, schema)
         if problem is None:
-            good.append(record)
+            good.append(index)
         else:
-            rejects.append(Reject(problem, record))
-    return pl.DataFrame(good, schema=schema), good, rejects
+            rejects.append(Reject(problem, originals[index]))
+    return pl.DataFrame([records[i] for i in good], schema=schema), good, rejects
 
 
 def _type_problem(record: Any, schema: Mapping[str, pl.DataType]) -> str | None:
@@ -186,7 +234,11 @@ def _type_problem(record: Any, schema: Mapping[str, pl.DataType]) -> str | None:
         elif dtype == pl.String:
             ok = isinstance(value, str)
         elif isinstance(dtype, pl.List):
-            ok = isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            inner = str if dtype.inner == pl.String else int
+            ok = isinstance(value, list) and all(
+                v is None or (isinstance(v, inner) and not isinstance(v, bool)) for v in value)
+        elif isinstance(dtype, pl.Struct):
+            ok = isinstance(value, Mapping)
         else:
             ok = True
         if not ok:

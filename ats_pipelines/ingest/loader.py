@@ -20,7 +20,7 @@ import orjson
 import polars as pl
 
 from ats_pipelines.db.frames import PreparedFrame
-from ats_pipelines.ingest.columns import ColumnMap, Reject
+from ats_pipelines.ingest.columns import ColumnMap, Reject, length_rules
 from ats_pipelines.resources.timescale import TimescaleResource
 
 T = TypeVar("T")
@@ -96,9 +96,10 @@ def ingest_pages(
     pages: Iterable[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
     report: IngestReport,
     *,
-    window: tuple[datetime, datetime],
-    partition_key: str,
+    window: tuple[datetime, datetime] | None,
+    partition_key: str | None,
     finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    companions: Sequence[tuple[str, Callable[[pl.DataFrame], pl.DataFrame]]] = (),
     source: str = "polygon",
 ) -> None:
     """Write every page's good rows to ``column_map.table`` and its rejects to the quarantine.
@@ -112,8 +113,13 @@ def ingest_pages(
     the ingest and is raised here.
     """
     lock = threading.Lock()
+    info = timescale.table_info(column_map.table)
+    fits = length_rules([(c.name, c.max_length) for c in info.columns if c.max_length and not c.is_array])
 
-    def write(rows: PreparedFrame | None, rejects: list[tuple[str | None, list[Reject]]]) -> None:
+    def write(rows: PreparedFrame | None, rejects: list[tuple[str | None, list[Reject]]],
+              companion_rows: list[tuple[str, PreparedFrame]]) -> None:
+        for table, prepared in companion_rows:
+            timescale.write_prepared(table, prepared)
         if rows is not None:
             result = timescale.write_prepared(column_map.table, rows)
             with lock:
@@ -131,9 +137,12 @@ def ingest_pages(
     rejects: list[tuple[str | None, list[Reject]]] = []
 
     def submit() -> None:
-        rows = pl.concat(frames, how="diagonal_relaxed") if frames else None
+        mapped = pl.concat(frames, how="diagonal_relaxed") if frames else None
+        companion_rows = [(table, timescale.prepare(table, rows_of(mapped))) for table, rows_of in companions
+                          if mapped is not None]
+        rows = finish(mapped) if finish and mapped is not None else mapped
         prepared = timescale.prepare(column_map.table, rows) if rows is not None and rows.height else None
-        pending.append(writer.submit(write, prepared, list(rejects)))
+        pending.append(writer.submit(write, prepared, list(rejects), companion_rows))
         frames.clear()
         rejects.clear()
         while len(pending) > WRITERS:
@@ -142,11 +151,11 @@ def ingest_pages(
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="ingest-writer") as writer:
         try:
             for constants, records in prefetch(pages):
-                batch = column_map.map(records, constants=constants, window=window)
+                batch = column_map.map(records, constants=constants, window=window, extra_rules=fits)
                 report.pages += 1
                 report.rows_received += len(records)
                 if batch.rows.height:
-                    frames.append(finish(batch.rows) if finish else batch.rows)
+                    frames.append(batch.rows)
                 if batch.rejects:
                     rejects.append((constants.get("symbol"), batch.rejects))
                 if sum(f.height for f in frames) >= BATCH_ROWS:

@@ -4,5 +4,6 @@ from ats_pipelines.resources.polygon import PolygonResource
 from ats_pipelines.resources.redis_cache import RedisResource
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.resources.universe import UniverseResource
+from ats_pipelines.resources.unusual_whales import UnusualWhalesResource
 
-__all__ = ["PolygonResource", "RedisResource", "TimescaleResource", "UniverseResource"]
+__all__ = ["PolygonResource", "RedisResource", "TimescaleResource", "UniverseResource", "UnusualWhalesResource"]

@@ -7,8 +7,10 @@ from ats_pipelines.resources.polygon import PolygonResource
 from ats_pipelines.resources.redis_cache import RedisResource
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.resources.universe import UniverseResource
+from ats_pipelines.resources.unusual_whales import UnusualWhalesResource
 
 timescale = TimescaleResource()
 redis = RedisResource()
 polygon = PolygonResource(api_key=dg.EnvVar("POLYGON_API_KEY"))
 universe = UniverseResource()
+unusual_whales = UnusualWhalesResource(api_key=dg.EnvVar("UNUSUAL_WHALES_API_KEY"))

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
-import dagster as dg
-from pydantic import Field
+from ats_pipelines.resources.http import ApiClient, ApiError
+from ats_pipelines.resources.vendor import VendorApiResource
 
-from ats_pipelines.resources.http import ApiClient, ApiError, RetryPolicy
-
-DEFAULT_BASE_URL = "https://api.massive.com"
 MAX_AGGREGATES_LIMIT = 50_000
 MAX_TICKS_LIMIT = 50_000
 
@@ -63,39 +58,35 @@ class PolygonClient(ApiClient):
         return self.pages("/v3/reference/options/contracts", params)
 
 
-class PolygonResource(dg.ConfigurableResource):
+    def ticker_details(self, ticker: str) -> dict[str, Any]:
+        """``results`` of /v3/reference/tickers/{ticker} (raises ApiNotFoundError for an unknown ticker)."""
+        body = self.get_json(f"/v3/reference/tickers/{ticker}")
+        return body.get("results") or {} if isinstance(body, dict) else {}
+
+    def news(self, published_gte: str, limit: int = 1000) -> Iterator[list[dict[str, Any]]]:
+        """News published at or after ``published_gte`` (RFC 3339), oldest first, all pages."""
+        params = {"published_utc.gte": published_gte, "order": "asc", "sort": "published_utc", "limit": limit}
+        return self.pages("/v2/reference/news", params)
+
+    def market_status(self) -> dict[str, Any]:
+        """/v1/marketstatus/now: a bare object."""
+        return self.get_json("/v1/marketstatus/now")
+
+    def upcoming_holidays(self) -> list[dict[str, Any]]:
+        """/v1/marketstatus/upcoming: a bare array, one row per exchange and holiday."""
+        return self.get_json("/v1/marketstatus/upcoming")
+
+
+class PolygonResource(VendorApiResource):
     """Polygon.io / Massive REST with bearer auth, a shared rate limit and retries.
 
     Configure with ``POLYGON_API_KEY`` (required), ``POLYGON_BASE_URL`` (default ``https://api.massive.com``)
     and ``POLYGON_REQUESTS_PER_MINUTE`` (default 600; the free plan allows 5).
     """
 
-    api_key: str = Field(description="API key, sent only as an Authorization header")
-    base_url: str | None = Field(default=None, description="defaults to POLYGON_BASE_URL, then api.massive.com")
-    requests_per_minute: float | None = Field(default=None, description="defaults to POLYGON_REQUESTS_PER_MINUTE")
-    max_retries: int = Field(default=6, description="retries of a 429/5xx/timeout before the request fails")
-    backoff_seconds: float = Field(default=0.5, description="first backoff delay; doubles per retry, jittered")
-    timeout_seconds: float = Field(default=30.0)
-
-    @property
-    def url(self) -> str:
-        return self.base_url or os.environ.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL
-
-    @property
-    def rate(self) -> float:
-        return self.requests_per_minute or float(os.environ.get("POLYGON_REQUESTS_PER_MINUTE") or 600)
-
-    @contextmanager
-    def client(self) -> Iterator[PolygonClient]:
-        """A client for one run; all clients of the process share one rate limiter."""
-        if not self.api_key:
-            raise ApiError("Polygon", None, "-", "POLYGON_API_KEY is empty")
-        client = PolygonClient(
-            "Polygon", self.url, self.api_key, requests_per_minute=self.rate,
-            retry=RetryPolicy(max_retries=self.max_retries, backoff_seconds=self.backoff_seconds),
-            timeout_seconds=self.timeout_seconds,
-        )
-        try:
-            yield client
-        finally:
-            client.close()
+    VENDOR: ClassVar[str] = "Polygon"
+    CLIENT: ClassVar[type[PolygonClient]] = PolygonClient
+    DEFAULT_BASE_URL: ClassVar[str] = "https://api.massive.com"
+    BASE_URL_ENV: ClassVar[str] = "POLYGON_BASE_URL"
+    RATE_ENV: ClassVar[str] = "POLYGON_REQUESTS_PER_MINUTE"
+    DEFAULT_RATE: ClassVar[float] = 600

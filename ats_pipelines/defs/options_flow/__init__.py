@@ -1,0 +1,1 @@
+"""Options flow from Unusual Whales."""

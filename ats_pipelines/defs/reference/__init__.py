@@ -1,0 +1,1 @@
+"""Reference data from Polygon: ticker details, news, market holidays and market status."""

@@ -1,0 +1,42 @@
+"""Reference schedules, each at the pace its data changes."""
+
+from datetime import datetime, time
+
+import dagster as dg
+
+from ats_pipelines.defs.reference.assets import market_holidays, market_status, news_articles, ticker_details
+from ats_pipelines.market_calendar import NEW_YORK, sessions
+
+EXTENDED_HOURS = (time(4, 0), time(20, 0))
+
+market_status_job = dg.define_asset_job("market_status_job", selection=[market_status])
+news_job = dg.define_asset_job("news_job", selection=[news_articles])
+holidays_job = dg.define_asset_job("market_holidays_job", selection=[market_holidays])
+ticker_details_job = dg.define_asset_job("ticker_details_job", selection=[ticker_details])
+
+
+def us_equity_active(at: datetime) -> bool:
+    """Whether ``at`` falls in a NYSE session day's extended hours (04:00–20:00 New York)."""
+    local = at.astimezone(NEW_YORK)
+    return bool(sessions(local.date(), local.date())) and EXTENDED_HOURS[0] <= local.time() < EXTENDED_HOURS[1]
+
+
+@dg.schedule(job=market_status_job, cron_schedule="*/5 * * * *", execution_timezone="UTC",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def market_status_schedule(context: dg.ScheduleEvaluationContext):
+    """Every 5 minutes while US equities trade (extended hours included); every 30 minutes otherwise, when
+    only crypto and forex are open."""
+    at = context.scheduled_execution_time
+    if us_equity_active(at) or at.minute % 30 == 0:
+        return dg.RunRequest(run_key=f"status-{at:%Y%m%dT%H%M}")
+    return dg.SkipReason("US equities closed; crypto and forex are checked every 30 minutes")
+
+
+news_schedule = dg.ScheduleDefinition(job=news_job, cron_schedule="*/15 * * * *", execution_timezone="UTC",
+                                      default_status=dg.DefaultScheduleStatus.RUNNING)
+holidays_schedule = dg.ScheduleDefinition(job=holidays_job, cron_schedule="0 6 * * *",
+                                          execution_timezone="America/New_York",
+                                          default_status=dg.DefaultScheduleStatus.RUNNING)
+ticker_details_schedule = dg.ScheduleDefinition(job=ticker_details_job, cron_schedule="0 7 * * 0",
+                                                execution_timezone="America/New_York",
+                                                default_status=dg.DefaultScheduleStatus.RUNNING)

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS unusual_whales_raw_alerts;
