@@ -77,9 +77,11 @@ def _echo_mode() -> None:
 
 @main.command()
 @click.option("--ui/--no-ui", default=True, help="start the Dagster UI afterwards")
-@click.option("--port", default=8765, show_default=True, help="port of the local fake Polygon server")
+@click.option("--port", default=8765, show_default=True,
+              help="port of the local fake Polygon server (Unusual Whales: the next one)")
 def demo(ui: bool, port: int) -> None:
-    """Migrate, backfill the market data of a few days from the local fake Polygon server, open the UI."""
+    """Migrate, backfill a few days of market data, reference data and flow alerts from local fake vendor
+    servers, print the checks and row counts, open the UI."""
     from ats_pipelines.demo import run_demo
 
     run_demo(ui, port)
@@ -92,8 +94,23 @@ def fake_polygon(port: int, api_key: str) -> None:
     """Serve deterministic offline data in Polygon's REST formats (for the demo and benchmarks)."""
     from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults
 
-    server = FakePolygonServer(port, Faults(api_key=api_key))
-    click.echo(f"fake Polygon API on {server.base_url}", err=True)
+    _serve_until_interrupted(FakePolygonServer(port, Faults(api_key=api_key)), "Polygon")
+
+
+@main.command("fake-unusual-whales")
+@click.option("--port", default=8766, show_default=True)
+@click.option("--api-key", default="demo-key", show_default=True, help="the one token the server accepts")
+def fake_unusual_whales(port: int, api_key: str) -> None:
+    """Serve an hour of synthetic flow alerts in Unusual Whales' REST format (for the demo)."""
+    from datetime import UTC, datetime
+
+    from ats_pipelines.fakes.unusual_whales_server import FakeUnusualWhalesServer, demo_alerts
+
+    _serve_until_interrupted(FakeUnusualWhalesServer(port, api_key, demo_alerts(datetime.now(UTC))), "Unusual Whales")
+
+
+def _serve_until_interrupted(server, vendor: str) -> None:
+    click.echo(f"fake {vendor} API on {server.base_url}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,8 +1,9 @@
-"""The end-to-end demo: migrate, serve offline Polygon data, backfill the market-data assets, open the UI.
+"""The end-to-end demo: migrate, serve offline vendor data, backfill the pipeline, open the UI.
 
-Everything runs on this machine: the Polygon API is the local fake server (unless ``POLYGON_BASE_URL`` is
-set), the data lands in the database named by ``ATS_DATABASE_URL``, and the runs are recorded in the
-Dagster instance of ``DAGSTER_HOME`` so the UI shows them.
+Everything runs on this machine: the Polygon and Unusual Whales APIs are local fake servers (unless
+``POLYGON_BASE_URL`` / ``UNUSUAL_WHALES_BASE_URL`` are set), the data lands in the database named by
+``ATS_DATABASE_URL``, and the runs are recorded in the Dagster instance of ``DAGSTER_HOME`` so the UI
+shows them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import click
 import dagster as dg
@@ -25,12 +26,19 @@ from ats_pipelines.settings import database_url, redact_url
 
 DEMO_RANGE = ("2024-03-06", "2024-03-12")  # five sessions around the March DST change
 DEMO_API_KEY = "demo-key"
+FAKE_SERVERS = (("POLYGON", "fake-polygon"), ("UNUSUAL_WHALES", "fake-unusual-whales"))  # on --port, --port + 1
 
 
 @contextmanager
 def fake_polygon(port: int) -> Iterator[str]:
     """Run ``ats fake-polygon`` in a child process for the block; yields its base URL."""
-    process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", "fake-polygon", "--port", str(port)])
+    with _fake_server("fake-polygon", port) as url:
+        yield url
+
+
+@contextmanager
+def _fake_server(command: str, port: int) -> Iterator[str]:
+    process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", command, "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -45,18 +53,19 @@ def fake_polygon(port: int) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def backfill(first: str, last: str) -> dg.ExecuteInProcessResult:
-    """Materialize the market-data assets over ``first...last`` as one run in the Dagster instance."""
+MARKET_DATA = ("stock_aggs", "stock_aggs_5m", "stock_aggs_15m", "stock_aggs_1h", "crypto_aggs", "options_aggs",
+               "trades", "quotes")
+REFERENCE_AND_FLOW = ("ticker_details", "market_holidays", "market_status", "news_articles",
+                      "unusual_whales_options")
+
+
+def materialize(names: tuple[str, ...], tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize the named assets as one run in the Dagster instance (so the UI shows it)."""
     from ats_pipelines.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()
-    selection = [dg.AssetKey(name) for name in (
-        "stock_aggs", "stock_aggs_5m", "stock_aggs_15m", "stock_aggs_1h", "crypto_aggs", "options_aggs", "trades",
-        "quotes")]
-    return job.execute_in_process(
-        instance=dg.DagsterInstance.get(), asset_selection=selection,
-        tags={ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last},
-    )
+    return job.execute_in_process(instance=dg.DagsterInstance.get(), tags=tags,
+                                  asset_selection=[dg.AssetKey(name) for name in names])
 
 
 def summary(timescale: TimescaleResource) -> str:
@@ -66,6 +75,11 @@ def summary(timescale: TimescaleResource) -> str:
         " UNION ALL SELECT 'crypto_aggs', count(*) FROM crypto_aggs"
         " UNION ALL SELECT 'options_aggs', count(*) FROM options_aggs"
         " UNION ALL SELECT 'trades', count(*) FROM trades UNION ALL SELECT 'quotes', count(*) FROM quotes"
+        " UNION ALL SELECT 'ticker_details', count(*) FROM ticker_details"
+        " UNION ALL SELECT 'market_holidays', count(*) FROM market_holidays"
+        " UNION ALL SELECT 'market_status', count(*) FROM market_status"
+        " UNION ALL SELECT 'news_articles', count(*) FROM news_articles"
+        " UNION ALL SELECT 'flow alerts', count(*) FROM unusual_whales_options"
         " UNION ALL SELECT 'ingest_rejects', count(*) FROM ingest_rejects ORDER BY 1"
     )
     return "\n".join(f"  {what:<16} {rows:>9,}" for what, rows in counts.iter_rows())
@@ -77,27 +91,26 @@ def run_demo(ui: bool, port: int) -> None:
     migrate.upgrade(url, "head")
     timescale = TimescaleResource()
     click.echo(timescale.mode().describe())
-    own_server = not os.environ.get("POLYGON_BASE_URL")
-    with fake_polygon(port) if own_server else _given(os.environ["POLYGON_BASE_URL"]) as base_url:
-        if own_server:
-            os.environ.update(POLYGON_BASE_URL=base_url, POLYGON_API_KEY=DEMO_API_KEY)
-            click.echo(f"Polygon API: local fake server at {base_url}")
+    with ExitStack() as stack:
+        for offset, (vendor, command) in enumerate(FAKE_SERVERS):
+            if not os.environ.get(f"{vendor}_BASE_URL"):
+                base_url = stack.enter_context(_fake_server(command, port + offset))
+                os.environ.update({f"{vendor}_BASE_URL": base_url, f"{vendor}_API_KEY": DEMO_API_KEY})
+                click.echo(f"{vendor.replace('_', ' ').title()} API: local fake server at {base_url}")
         first, last = DEMO_RANGE
         click.echo(f"backfilling {first}...{last} as one run (universe: {os.environ.get('ATS_UNIVERSE') or 'default'})")
-        result = backfill(first, last)
-        for check in result.get_asset_check_evaluations():
+        results = [
+            materialize(MARKET_DATA, {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}),
+            materialize(REFERENCE_AND_FLOW),
+        ]
+        for check in (c for r in results for c in r.get_asset_check_evaluations()):
             click.echo(f"  check {check.asset_key.to_user_string()}.{check.check_name}: "
                        f"{'passed' if check.passed else 'FAILED'}")
         click.echo("rows now in the database:\n" + summary(timescale))
         timescale.close()
-        if not result.success:
-            raise click.ClickException("the demo run failed; see the Dagster logs above")
+        if not all(r.success for r in results):
+            raise click.ClickException("a demo run failed; see the Dagster logs above")
         if ui:
             click.echo("starting the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)")
             subprocess.run([sys.executable, "-m", "dagster", "dev", "-m", "ats_pipelines.definitions",
                             "-h", "127.0.0.1", "-p", "3000"], check=False)
-
-
-@contextmanager
-def _given(url: str) -> Iterator[str]:
-    yield url

@@ -1,4 +1,4 @@
-"""The README's main command, minus the UI: `ats demo --no-ui` backfills the demo range end to end."""
+"""The README's main command, minus the UI: `ats demo --no-ui` runs the pipeline end to end."""
 
 from __future__ import annotations
 
@@ -25,5 +25,8 @@ def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
     with psycopg.connect(DEMO_DB_URL) as conn:
         bars = dict(conn.execute("SELECT symbol, count(*) FROM stock_aggs WHERE timeframe = '1m' GROUP BY 1"))
         rollups = conn.execute("SELECT count(*) FROM stock_aggs_1h").fetchone()[0]
+        reference = conn.execute("SELECT (SELECT count(*) FROM news_articles), (SELECT count(*) FROM ticker_details),"
+                                 " (SELECT count(*) FROM unusual_whales_options)").fetchone()
     assert set(bars) == {"AAPL", "SPY"} and bars["SPY"] == 5 * 390  # five full sessions, DST change included
     assert rollups == 2 * 5 * 7  # 6.5 hours a session: seven hourly buckets
+    assert reference == (2, 2, 60)  # both recorded news pages, the universe's details, an hour of alerts

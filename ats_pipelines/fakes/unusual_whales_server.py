@@ -44,6 +44,16 @@ def synthetic_alert(ticker: str, created: datetime, option_type: str = "call", a
     }
 
 
+def demo_alerts(now: datetime, tickers: tuple[str, ...] = ("AAPL", "MSFT", "NVDA", "SPY", "TSLA"),
+                count: int = 60) -> list[dict[str, Any]]:
+    """``count`` alerts over the hour before ``now``: calls and puts, bought and sold, across ``tickers``."""
+    return [
+        synthetic_alert(tickers[i % len(tickers)], now - timedelta(minutes=i), ("call", "put")[i % 2],
+                        (0.85, 0.15, 0.5)[i % 3], index=i)
+        for i in range(count)
+    ]
+
+
 class _Handler(JsonHandler):
     server: FakeUnusualWhalesServer
 

@@ -55,28 +55,27 @@ def _bar_fields(volume: Field) -> tuple[Field, ...]:
     )
 
 
+def _traded_bar_fields(stream_symbol: str, volume: Field) -> tuple[Field, ...]:
+    """Bars with VWAP and trade count (stocks and crypto)."""
+    return (
+        Field("symbol", None, stream_symbol, raw=pl.String),
+        *_bar_fields(volume),
+        Field("vwap", "vw", "vw", required=False),
+        Field("transactions", "n", None, raw=pl.Int64, required=False),
+    )
+
+
 STOCK_AGGS = ColumnMap(
     table="stock_aggs",
     fields=(
-        Field("symbol", None, "sym", raw=pl.String),
-        *_bar_fields(Field("volume", "v", "v", convert=rounded_int)),
-        Field("vwap", "vw", "vw", required=False),
-        Field("transactions", "n", None, raw=pl.Int64, required=False),
+        *_traded_bar_fields("sym", Field("volume", "v", "v", convert=rounded_int)),
         Field("otc", "otc", "otc", raw=pl.Boolean, convert=lambda e: e.fill_null(False), required=False),
     ),
     rules=BAR_RULES,
 )
 
-CRYPTO_AGGS = ColumnMap(
-    table="crypto_aggs",
-    fields=(
-        Field("symbol", None, "pair", raw=pl.String),
-        *_bar_fields(Field("volume", "v", "v")),
-        Field("vwap", "vw", "vw", required=False),
-        Field("transactions", "n", None, raw=pl.Int64, required=False),
-    ),
-    rules=BAR_RULES,
-)
+CRYPTO_AGGS = ColumnMap(table="crypto_aggs", fields=_traded_bar_fields("pair", Field("volume", "v", "v")),
+                        rules=BAR_RULES)
 
 OPTIONS_AGGS = ColumnMap(
     table="options_aggs",
