@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from psycopg import sql
+
 from ats_pipelines.db.catalog import load_table_info
 
 if TYPE_CHECKING:
@@ -37,19 +39,22 @@ def schema_report(resource: TimescaleResource) -> str:
         if mode.is_timescale:
             cur.execute(_HYPERTABLES_SQL)
             hypertables = {name: (interval, compressed, chunks) for name, interval, compressed, chunks in cur}
-        lines.append(f"{'table':<24} {'rows~':>10}  {'key':<46} timescale")
+        lines.append(f"{'table':<26} {'rows~':>10}  {'key':<46} timescale")
         for table in tables:
             info = load_table_info(conn, table)
             if table in hypertables:
                 cur.execute("SELECT approximate_row_count(%s::regclass)", (table,))
-            else:
-                cur.execute("SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass", (table,))
+            else:  # the planner's estimate
+                cur.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", (table,))
             rows = cur.fetchone()[0]
+            if rows < 0:  # never analyzed: count
+                cur.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table)))
+                rows = cur.fetchone()[0]
             ts = ""
             if table in hypertables:
                 interval, compressed, chunks = hypertables[table]
                 ts = f"chunks of {interval}, {chunks} chunk(s), compression {'on' if compressed else 'off'}"
-            lines.append(f"{table:<24} {rows:>10}  {'(' + ', '.join(info.key) + ')':<46} {ts}")
+            lines.append(f"{table:<26} {rows:>10}  {'(' + ', '.join(info.key) + ')':<46} {ts}")
         conn.rollback()
     lines.append("")
     lines.append(f"{len(tables)} tables")
