@@ -210,3 +210,15 @@ def test_daily_bars_of_days_that_hold_minute_bars_take_the_copy_path(db, fake_po
     rows = STOCK_AGGS.map(records, constants={"symbol": "SPY", "timeframe": "1d", "adjusted": True},
                           window=window).rows
     assert db.write("stock_aggs", rows).path == "copy"
+
+
+def test_a_refetch_lands_the_vendors_corrections_and_touches_nothing_else(db, sql_conn, fake_polygon):
+    resources = market_resources(db, fake_polygon, stocks="SPY")
+    run([stock_aggs], resources, "2024-03-06", "2024-03-08")
+    # a bar we hold differs from what the vendor now serves (a late correction), one bar is missing
+    sql_conn.execute("UPDATE stock_aggs SET close = close + 1 WHERE timestamp = '2024-03-07 15:00+00'"
+                     " AND timeframe = '1m'")
+    sql_conn.execute("DELETE FROM stock_aggs WHERE timestamp = '2024-03-08 15:00+00' AND timeframe = '1m'")
+    md = metadata(run([stock_aggs], resources, "2024-03-06", "2024-03-08"), "stock_aggs")
+    assert (md["rows_updated"], md["rows_inserted"]) == (1, 1)
+    assert md["rows_unchanged"] == md["rows_received"] - 2
