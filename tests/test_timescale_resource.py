@@ -237,3 +237,21 @@ def test_safe_url_hides_the_password():
 
     resource = TimescaleResource(database_url="postgresql://writer:s3cret@db.internal:5432/ats?sslmode=require")
     assert resource.safe_url == "postgresql://writer:***@db.internal:5432/ats"
+
+
+def test_stamp_columns_change_only_along_with_the_data(db, sql_conn):
+    def details(name: str, seen: datetime) -> pl.DataFrame:
+        return pl.DataFrame({"ticker": ["ZZZ"], "name": [name], "market": ["stocks"], "locale": ["us"],
+                             "type": ["CS"], "currency": ["usd"], "last_updated": [seen]})
+
+    def write(frame: pl.DataFrame):
+        return db.write_prepared("ticker_details", db.prepare("ticker_details", frame, frozenset({"last_updated"})))
+
+    t1, t2, t3 = (datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 3))
+    write(details("Zed Corp.", t1))
+    second = write(details("Zed Corp.", t2))  # fetched again, nothing new
+    assert (second.inserted, second.updated) == (0, 0)
+    assert sql_conn.execute("SELECT last_updated FROM ticker_details").fetchone()[0] == t1
+    third = write(details("Zed Holdings", t3))  # a real change carries its stamp
+    assert third.updated == 1
+    assert sql_conn.execute("SELECT name, last_updated FROM ticker_details").fetchone() == ("Zed Holdings", t3)

@@ -36,13 +36,18 @@ class PreparedFrame:
     duplicates_dropped: int
     time_range: tuple[object, object] | None  # (min, max) of the time column
     key_values: dict[str, list]  # distinct values of the non-time NOT NULL key columns, to narrow overlap probes
+    stamp_columns: frozenset[str] = frozenset()  # written along with a change, never a change by themselves
 
 
 MAX_PROBE_VALUES = 1000
 
 
-def prepare_frame(info: TableInfo, df: pl.DataFrame) -> PreparedFrame:
-    """Validate ``df`` against ``info``, drop repeated keys (the last row wins) and encode it as CSV."""
+def prepare_frame(info: TableInfo, df: pl.DataFrame, stamp_columns: frozenset[str] = frozenset()) -> PreparedFrame:
+    """Validate ``df`` against ``info``, drop repeated keys (the last row wins) and encode it as CSV.
+
+    ``stamp_columns`` record when we fetched a row rather than what it says (ticker_details.last_updated):
+    a merge updates them only together with a real change.
+    """
     _check_columns(info, df)
     encoded = df.select([_encode(df[name]) for name in df.columns])
     key_in_frame = [k for k in info.key if k in df.columns]
@@ -65,6 +70,7 @@ def prepare_frame(info: TableInfo, df: pl.DataFrame) -> PreparedFrame:
         duplicates_dropped=encoded.height - deduped.height,
         time_range=time_range,
         key_values=key_values,
+        stamp_columns=stamp_columns,
     )
 
 

@@ -147,11 +147,13 @@ class MergeStatements:
     drop_stage: sql.Composed
 
 
-def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool) -> MergeStatements:
+def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool,
+                     stamp_columns: frozenset[str] = frozenset()) -> MergeStatements:
     """Statements that merge the stage table into ``info``'s table.
 
     With ``time_bounded`` both joins take ``%s, %s`` parameters, the batch's min and max time, which
-    bound the target side: chunk exclusion on TimescaleDB, an index range on PostgreSQL.
+    bound the target side: chunk exclusion on TimescaleDB, an index range on PostgreSQL. A row is updated
+    when a value column other than ``stamp_columns`` differs; the stamps are then updated with it.
     """
     table = sql.Identifier(info.name)
     match = [
@@ -166,7 +168,8 @@ def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool
 
     update = None
     value_columns = [sql.Identifier(c) for c in columns if c not in info.key]
-    if value_columns:
+    compared = [sql.Identifier(c) for c in columns if c not in info.key and c not in stamp_columns]
+    if compared:
         update = sql.SQL(
             "UPDATE {table} AS t SET {assignments} FROM {stage} AS s WHERE {match}"
             " AND ({t_values}) IS DISTINCT FROM ({s_values})"
@@ -175,8 +178,8 @@ def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool
             stage=_STAGE,
             assignments=sql.SQL(", ").join(sql.SQL("{c} = s.{c}").format(c=c) for c in value_columns),
             match=match_sql,
-            t_values=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in value_columns),
-            s_values=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in value_columns),
+            t_values=sql.SQL(", ").join(sql.SQL("t.{}").format(c) for c in compared),
+            s_values=sql.SQL(", ").join(sql.SQL("s.{}").format(c) for c in compared),
         )
     all_columns = sql.SQL(", ").join(map(sql.Identifier, info.column_names))
     insert = sql.SQL(
@@ -192,7 +195,7 @@ def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool
 
 
 def _merge(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> WriteResult:
-    statements = merge_statements(info, frame.columns, frame.time_range is not None)
+    statements = merge_statements(info, frame.columns, frame.time_range is not None, frame.stamp_columns)
     params = list(frame.time_range) if frame.time_range is not None else []
     cur.execute(statements.create_stage)
     copy_csv(cur, _STAGE, frame.columns, frame.csv)

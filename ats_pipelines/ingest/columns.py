@@ -120,6 +120,7 @@ class ColumnMap:
     time_column: str = "timestamp"
     derived: tuple[tuple[str, pl.Expr], ...] = ()  # columns computed from mapped ones, in order
     helpers: frozenset[str] = frozenset()  # mapped or derived columns that are not table columns
+    stamp_columns: frozenset[str] = frozenset()  # when we fetched, not what was sent: no change by themselves
 
     def raw_schema(self, flavour: str) -> dict[str, pl.DataType]:
         return {f.source(flavour): (pl.String if f.raw_type(flavour) == JSON else f.raw_type(flavour))

@@ -141,7 +141,8 @@ def ingest_pages(
         companion_rows = [(table, timescale.prepare(table, rows_of(mapped))) for table, rows_of in companions
                           if mapped is not None]
         rows = finish(mapped) if finish and mapped is not None else mapped
-        prepared = timescale.prepare(column_map.table, rows) if rows is not None and rows.height else None
+        prepared = (timescale.prepare(column_map.table, rows, column_map.stamp_columns)
+                    if rows is not None and rows.height else None)
         pending.append(writer.submit(write, prepared, list(rejects), companion_rows))
         frames.clear()
         rejects.clear()

@@ -2,8 +2,9 @@
 
 Choices the spec leaves open:
 
-* ticker_details: ``currency`` is ``currency_name``; ``last_updated`` is when we fetched the details
-  (the details endpoint sends no update time); ``address`` is kept as sent (JSONB); every field no column
+* ticker_details: ``currency`` is ``currency_name``; ``last_updated`` is when we first fetched the details
+  as they now are (the details endpoint sends no update time; a re-fetch that finds nothing new leaves
+  it alone); ``address`` is kept as sent (JSONB); every field no column
   takes (cik, FIGIs, branding, round lot, ...) goes to ``metadata``. Share counts and market cap are
   rounded to whole numbers (BIGINT).
 * news_articles: ``source`` is the publisher's name; tickers and keywords are text arrays.
@@ -38,6 +39,7 @@ def iso_date(expr: pl.Expr) -> pl.Expr:
 TICKER_DETAILS = ColumnMap(
     table="ticker_details",
     time_column="last_updated",
+    stamp_columns=frozenset({"last_updated"}),
     fields=(
         Field("ticker", "ticker", raw=pl.String),
         Field("name", "name", raw=pl.String),

@@ -90,10 +90,11 @@ class TimescaleResource(dg.ConfigurableResource):
         """
         return self.write_prepared(table, self.prepare(table, df))
 
-    def prepare(self, table: str, df: pl.DataFrame) -> PreparedFrame:
+    def prepare(self, table: str, df: pl.DataFrame, stamp_columns: frozenset[str] = frozenset()) -> PreparedFrame:
         """Validate and serialise ``df`` for ``table`` (the CPU half of :meth:`write`, so a pipeline can do
-        it while the database is busy with the previous batch)."""
-        return prepare_frame(self.table_info(table), df)
+        it while the database is busy with the previous batch). ``stamp_columns``: see
+        :func:`~ats_pipelines.db.frames.prepare_frame`."""
+        return prepare_frame(self.table_info(table), df, stamp_columns)
 
     def write_prepared(self, table: str, frame: PreparedFrame) -> WriteResult:
         """The database half of :meth:`write`."""
