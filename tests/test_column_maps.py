@@ -87,3 +87,11 @@ def test_an_empty_page_maps_to_no_rows():
     batch = STOCK_AGGS.map([], constants={"symbol": "AAPL"}, window=WINDOW)
     assert batch.rows.height == 0 and batch.rejects == []
     assert isinstance(batch.rows, pl.DataFrame)
+
+
+def test_stream_events_of_symbols_outside_the_universe_are_rejected():
+    event = {"ev": "AM", "v": 100, "vw": 10.0, "o": 10.0, "c": 10.0, "h": 10.0, "l": 10.0, "s": 1709821800000}
+    batch = STOCK_AGGS.map([{**event, "sym": "AAPL"}, {**event, "sym": "ZZZZ"}], flavour="stream", window=WINDOW,
+                           symbols=frozenset({"AAPL"}))
+    assert batch.rows["symbol"].to_list() == ["AAPL"]
+    assert [(r.reason, r.record["sym"]) for r in batch.rejects] == [("symbol not in the universe", "ZZZZ")]

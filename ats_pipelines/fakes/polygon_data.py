@@ -43,9 +43,6 @@ class Bars:
     def __len__(self) -> int:
         return len(self.t)
 
-    def slice(self, start: int, stop: int) -> Bars:
-        return Bars(*(getattr(self, f)[start:stop] for f in ("t", "o", "h", "low", "c", "v", "vw", "n")))
-
     @staticmethod
     def concat(parts: list[Bars]) -> Bars:
         if not parts:

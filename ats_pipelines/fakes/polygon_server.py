@@ -131,9 +131,9 @@ class _Handler(JsonHandler):
             return self.send(401, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": error})
         if n <= faults.rate_limit_first or (faults.rate_limit_every and n % faults.rate_limit_every == 0):
             return self.send(429, {"status": "ERROR", "request_id": uuid.uuid4().hex,
-                                    "error": "You've exceeded the maximum requests per minute, please wait or upgrade "
-                                             "your subscription to continue."},
-                              {"Retry-After": faults.retry_after} if faults.retry_after is not None else {})
+                                   "error": "You've exceeded the maximum requests per minute, please wait or upgrade "
+                                            "your subscription to continue."},
+                             {"Retry-After": faults.retry_after} if faults.retry_after is not None else {})
         if faults.server_error_every and n % faults.server_error_every == 0:
             return self.send(502, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
         if faults.slow_every and n % faults.slow_every == 0:
@@ -151,7 +151,7 @@ class _Handler(JsonHandler):
             return self.send(400, {"status": "ERROR", "request_id": uuid.uuid4().hex, "error": str(exc)})
         if body is None:
             return self.send(404, {"status": "NOT_FOUND", "request_id": uuid.uuid4().hex,
-                                    "message": "The requested resource was not found"})
+                                   "message": "The requested resource was not found"})
         payload = orjson.dumps(body)
         if not faults.malformed_tickers:
             self.server.remember(self.path, payload)
