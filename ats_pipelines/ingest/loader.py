@@ -134,9 +134,11 @@ def ingest_pages(
 
     pending: deque[Future[None]] = deque()
     frames: list[pl.DataFrame] = []
+    buffered_rows = 0
     rejects: list[tuple[str | None, list[Reject]]] = []
 
     def submit() -> None:
+        nonlocal buffered_rows
         mapped = pl.concat(frames, how="diagonal_relaxed") if frames else None
         companion_rows = [(table, timescale.prepare(table, rows_of(mapped))) for table, rows_of in companions
                           if mapped is not None]
@@ -145,6 +147,7 @@ def ingest_pages(
                     if rows is not None and rows.height else None)
         pending.append(writer.submit(write, prepared, list(rejects), companion_rows))
         frames.clear()
+        buffered_rows = 0
         rejects.clear()
         while len(pending) > WRITERS:
             pending.popleft().result()
@@ -157,9 +160,10 @@ def ingest_pages(
                 report.rows_received += len(records)
                 if batch.rows.height:
                     frames.append(batch.rows)
+                    buffered_rows += batch.rows.height
                 if batch.rejects:
                     rejects.append((constants.get("symbol"), batch.rejects))
-                if sum(f.height for f in frames) >= BATCH_ROWS:
+                if buffered_rows >= BATCH_ROWS:
                     submit()
             if frames or rejects:
                 submit()

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from ats_pipelines.ingest.columns import EXTRA_FIELDS, JSON, ColumnMap, Field, rounded_int
-from ats_pipelines.market_calendar import NEW_YORK, next_session_times, sessions
+from ats_pipelines.market_calendar import NEW_YORK, holidays, next_session_times, sessions
 
 
 def iso_datetime(expr: pl.Expr) -> pl.Expr:
@@ -116,8 +116,6 @@ def holiday_rows(mapped: pl.DataFrame) -> pl.DataFrame:
 
 def calendar_holiday_rows(first_year: int, last_year: int) -> pl.DataFrame:
     """Holidays and early closes of past years from the exchange calendar, in market_holidays' shape."""
-    from ats_pipelines.market_calendar import holidays
-
     rows = [
         {"date": h.day, "name": h.name, "status": h.status, "open_time": h.open_time, "close_time": h.close_time,
          "year": h.day.year, "market": market}
@@ -137,7 +135,8 @@ def market_status_rows(now: dict[str, Any]) -> pl.DataFrame:
     equity = _STATUS.get(now.get("market", ""), "closed")
     currencies = now.get("currencies") or {}
     next_open, next_close = next_session_times(at)
-    today = sessions(at.astimezone(NEW_YORK).date(), at.astimezone(NEW_YORK).date())
+    local_day = at.astimezone(NEW_YORK).date()
+    today = sessions(local_day, local_day)
     early = bool(today and today[0].early_close)
     rows = [
         ("us_equity", equity, next_open, next_close, early),

@@ -31,10 +31,6 @@ class TickerDetailsConfig(dg.Config):
     tickers: list[str] = []
 
 
-def _metadata(report: IngestReport, stats) -> dict:
-    return {**report.as_metadata(), **stats.as_metadata()}
-
-
 @dg.asset(**REFERENCE, description="Polygon ticker details of the universe and of tickers seen in news and flow "
           "(address and every unmapped field kept as JSONB).")
 def ticker_details(context: dg.AssetExecutionContext, config: TickerDetailsConfig, timescale: TimescaleResource,
@@ -52,7 +48,8 @@ def ticker_details(context: dg.AssetExecutionContext, config: TickerDetailsConfi
                  window=None, partition_key=None)
     if unknown:
         context.log.warning(f"no ticker details for {', '.join(unknown)} (404)")
-    return dg.MaterializeResult(metadata={**_metadata(report, client.stats), "unknown_tickers": unknown})
+    return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata(),
+                                          "unknown_tickers": unknown})
 
 
 @dg.asset(**REFERENCE, description="Market holidays and early closes: Polygon's upcoming list, and past years "
@@ -96,4 +93,5 @@ def news_articles(timescale: TimescaleResource, polygon: PolygonResource) -> dg.
     with polygon.client() as client:
         pages = (({}, page) for page in client.news(since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")))
         ingest_pages(timescale, NEWS_ARTICLES, pages, report, window=None, partition_key=None)
-    return dg.MaterializeResult(metadata={**_metadata(report, client.stats), "since": since.isoformat()})
+    return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata(),
+                                          "since": since.isoformat()})
