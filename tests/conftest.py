@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
 import psycopg
 import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ats_pipelines.db import migrate
 from ats_pipelines.fakes import unusual_whales_server
@@ -109,6 +111,23 @@ def market_resources(db: TimescaleResource, server: FakePolygonServer, api_key: 
                                    requests_per_minute=6000),
         "universe": UniverseResource(**universe),
     }
+
+
+def run(assets, resources, first: str, last: str | None = None, instance=None, raise_on_error=True, run_config=None):
+    """Materialize ``assets`` for one partition, or a range as one run."""
+    kwargs = ({"tags": {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}} if last
+              else {"partition_key": first})
+    return dg.materialize(assets, resources=resources, instance=instance or dg.DagsterInstance.ephemeral(),
+                          raise_on_error=raise_on_error, run_config=run_config, **kwargs)
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset)
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
 
 
 TIMESCALE_SERVER_DIR = REPO_ROOT / "tests" / "timescale_server"

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ats_pipelines.defs.market_data.assets import (
     crypto_aggs,
@@ -21,27 +20,10 @@ from ats_pipelines.defs.market_data.checks import bar_quality, sessions_complete
 from ats_pipelines.fakes import polygon_data
 from ats_pipelines.ingest.polygon_maps import STOCK_AGGS
 from ats_pipelines.market_calendar import sessions
-from tests.conftest import market_resources
+from tests.conftest import checks, market_resources, metadata, run
 
 BAR_QUERY = ("SELECT symbol, timestamp, open, high, low, close, volume, vwap, transactions FROM stock_aggs"
              " WHERE timeframe = '1m' ORDER BY symbol, timestamp")
-
-
-def run(assets, resources, first: str, last: str | None = None, instance=None, raise_on_error=True):
-    """Materialize ``assets`` for one partition, or a range as one run."""
-    kwargs = ({"tags": {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}} if last
-              else {"partition_key": first})
-    return dg.materialize(assets, resources=resources, instance=instance or dg.DagsterInstance.ephemeral(),
-                          raise_on_error=raise_on_error, **kwargs)
-
-
-def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset)
-    return {k: v.value for k, v in event.materialization.metadata.items()}
-
-
-def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
-    return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
 
 
 def expected_minute_bars(symbols: list[str], first: date, last: date) -> int:

@@ -203,6 +203,50 @@ def test_idempotent_upserts_work_into_compressed_chunks(timescale_url):
         conn.execute("TRUNCATE stock_aggs")
 
 
+def test_range_replace_works_into_compressed_feature_chunks(timescale_url):
+    """The product's replace statements (probe, delete-absent, update, insert) on the features hypertable with
+    every chunk compressed: a changed value, a vanished row and a new row, then a re-run that writes nothing."""
+    t1 = T0 + timedelta(minutes=1)
+    rows = pl.DataFrame({
+        "timestamp": [T0, T0, t1, t1], "symbol": ["AAPL", "MSFT", "AAPL", "MSFT"],
+        "feature_name": ["rsi_14"] * 4, "feature_value": [55.5, 44.4, 56.0, 43.0],
+        "timeframe": ["1m"] * 4, "feature_group": ["momentum"] * 4,
+    })
+    with connect(timescale_url) as conn:
+        with conn.cursor() as cur:
+            insert_rows(cur, "features", rows)
+        conn.execute("SELECT compress_chunk(c) FROM show_chunks('features') c")
+        info = load_table_info(conn, "features")
+        window = [T0, T0 + timedelta(days=1), ["1m"]]
+
+        def replace(frame: pl.DataFrame) -> tuple[int, int, int]:
+            prepared = prepare_frame(info, frame)
+            statements = writer.replace_statements(info, prepared.columns, ["timeframe"])
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(statements.probe, window)
+                assert cur.fetchone()[0]
+                cur.execute(statements.merge.create_stage)
+                insert_rows(cur, writer.STAGE_TABLE, frame)
+                cur.execute(statements.delete_absent, window)
+                deleted = cur.rowcount
+                cur.execute(statements.merge.update, prepared.time_range)
+                updated = cur.rowcount
+                cur.execute(statements.merge.insert, prepared.time_range)
+                inserted = cur.rowcount
+                cur.execute(statements.merge.drop_stage)
+            return deleted, updated, inserted
+
+        new = rows.filter(pl.col("symbol") != "MSFT").with_columns(
+            pl.when(pl.col("timestamp") == T0).then(60.0).otherwise(pl.col("feature_value")).alias("feature_value"))
+        new = pl.concat([new, new.head(1).with_columns(pl.lit("NVDA").alias("symbol"))])
+        assert replace(new) == (2, 1, 1)
+        assert replace(new) == (0, 0, 0)
+        stored = conn.execute("SELECT symbol, timestamp, feature_value::float8 FROM features ORDER BY 1, 2").fetchall()
+        assert stored == [("AAPL", T0, 60.0), ("AAPL", t1, 56.0), ("NVDA", T0, 60.0)]
+        conn.execute("SELECT decompress_chunk(c, true) FROM show_chunks('features') c")
+        conn.execute("TRUNCATE features")
+
+
 def test_a_wrong_chunk_interval_in_the_migration_is_caught(timescale_url):
     good = read_sql("schema/0002_timescale.up.sql")
     wrong = good.replace("('quotes',                 INTERVAL '1 hour')",

@@ -123,7 +123,10 @@ def test_replace_range_swaps_a_partition_in_one_transaction(db, sql_conn):
     day_end = T0 + timedelta(days=1)
     fresh = bars(n=4, symbols=("AAPL",), close=300.0)
     result = db.replace_range("stock_aggs", fresh, T0, day_end, match={"symbol": ["AAPL"], "timeframe": ["1m"]})
-    assert (result.deleted, result.inserted) == (10, 4)
+    # Only the difference is written: 6 bars gone, the 4 kept ones changed their close.
+    assert (result.path, result.deleted, result.updated, result.inserted) == ("replace", 6, 4, 0)
+    again = db.replace_range("stock_aggs", fresh, T0, day_end, match={"symbol": ["AAPL"], "timeframe": ["1m"]})
+    assert (again.deleted, again.updated, again.inserted, again.unchanged) == (0, 0, 0, 4)
     counts = dict(sql_conn.execute("SELECT symbol, count(*) FROM stock_aggs GROUP BY symbol").fetchall())
     assert counts == {"AAPL": 4, "MSFT": 10}
     assert sql_conn.execute("SELECT min(close) FROM stock_aggs WHERE symbol = 'AAPL'").fetchone()[0] == Decimal("300")

@@ -9,8 +9,10 @@ Three paths, all COPY-based and each in one transaction:
   values changed, then insert the stage rows whose key is absent. Unchanged rows are not touched, so a
   re-load writes nothing. (``MERGE .. WHEN MATCHED`` would be one statement, but TimescaleDB refuses it
   on hypertables with compression enabled; these two statements run on both servers.)
-* **replace** — a partition re-materialisation: delete the time range (and key filter), COPY the new rows.
-  Nothing old is gone before the new rows commit (lessons.md #9).
+* **replace** — a partition re-materialisation: the time range (and key filter) becomes exactly the new
+  rows. An empty range is a COPY; otherwise the rows are staged and only the difference is deleted,
+  updated or inserted, so an unchanged partition writes nothing. Nothing old is gone before the new rows
+  commit (lessons.md #9).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class WriteResult:
 
     @property
     def unchanged(self) -> int:
-        return self.rows - self.inserted - self.updated if self.path == "merge" else 0
+        return self.rows - self.inserted - self.updated if self.path in {"merge", "replace"} else 0
 
     def as_metadata(self) -> dict[str, int | str]:
         """Counts for Dagster metadata."""
@@ -94,30 +96,87 @@ def replace_range(
     end: object,
     match: Mapping[str, Sequence[object]],
 ) -> WriteResult:
-    """Delete rows with ``start <= time < end`` (and each ``match`` column in its values), then COPY ``frame``."""
-    time_column = info.time_column
-    if time_column is None:
-        raise ValueError(f"{info.name} has no time column in its key; replace_range needs one")
-    conditions = [
-        sql.SQL("{t} >= %s AND {t} < %s").format(t=sql.Identifier(time_column)),
-        *(_any_condition(info, column) for column in match),
-    ]
+    """Make the rows with ``start <= time < end`` (and each ``match`` column in its values) exactly ``frame``.
+
+    An empty selection is a plain COPY. Otherwise the frame is staged and only the difference is written:
+    rows missing from the frame are deleted, changed rows updated, new ones inserted, and equal rows left
+    alone, so re-materialising a partition whose input did not change writes nothing.
+    """
+    statements = replace_statements(info, frame.columns, list(match), frame.stamp_columns)
     params = [start, end, *match.values()]
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute(
-            sql.SQL("DELETE FROM {} WHERE {}").format(sql.Identifier(info.name), sql.SQL(" AND ").join(conditions)),
-            params,
-        )
-        deleted = cur.rowcount
+        cur.execute(statements.probe, params)
+        if not cur.fetchone()[0]:
+            if frame.rows:
+                copy_csv(cur, sql.Identifier(info.name), frame.columns, frame.csv)
+            return WriteResult(info.name, "copy", frame.rows, inserted=frame.rows,
+                               duplicates_dropped=frame.duplicates_dropped)
+        merge = statements.merge
+        cur.execute(merge.create_stage)
         if frame.rows:
-            copy_csv(cur, sql.Identifier(info.name), frame.columns, frame.csv)
-    return WriteResult(info.name, "replace", frame.rows, inserted=frame.rows, deleted=deleted,
+            copy_csv(cur, _STAGE, frame.columns, frame.csv)
+            cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+        # The stage has no index: a nested-loop anti join against it is quadratic (the planner picks one when
+        # the table's statistics predate a bulk load), so only hash or merge anti joins are allowed here.
+        cur.execute("SET LOCAL enable_nestloop = off")
+        cur.execute(statements.delete_absent, params)
+        deleted = cur.rowcount
+        cur.execute("RESET enable_nestloop")
+        updated = inserted = 0
+        if frame.rows:
+            if merge.update is not None:
+                cur.execute(merge.update, frame.time_range)
+                updated = cur.rowcount
+            cur.execute(merge.insert, frame.time_range)
+            inserted = cur.rowcount
+        cur.execute(merge.drop_stage)
+    return WriteResult(info.name, "replace", frame.rows, inserted=inserted, updated=updated, deleted=deleted,
                        duplicates_dropped=frame.duplicates_dropped)
 
 
-def _any_condition(info: TableInfo, column: str) -> sql.Composable:
+@dataclass(frozen=True)
+class ReplaceStatements:
+    """The SQL of a range replace. ``probe`` and ``delete_absent`` take the selection's parameters
+    (start, end, then one array per match column); ``merge`` writes the staged rows."""
+
+    probe: sql.Composed
+    delete_absent: sql.Composed
+    merge: MergeStatements
+
+
+def replace_statements(info: TableInfo, columns: Sequence[str], match_columns: Sequence[str],
+                       stamp_columns: frozenset[str] = frozenset()) -> ReplaceStatements:
+    """Statements that make a time range (narrowed by ``match_columns``) of ``info``'s table equal the stage."""
+    time_column = info.time_column
+    if time_column is None:
+        raise ValueError(f"{info.name} has no time column in its key; replace_range needs one")
+    table = sql.Identifier(info.name)
+    selection = sql.SQL(" AND ").join([
+        sql.SQL("t.{c} >= %s AND t.{c} < %s").format(c=sql.Identifier(time_column)),
+        *(_any_condition(info, column, "t") for column in match_columns),
+    ])
+    return ReplaceStatements(
+        probe=sql.SQL("SELECT EXISTS (SELECT 1 FROM {} AS t WHERE {})").format(table, selection),
+        delete_absent=sql.SQL("DELETE FROM {} AS t WHERE {} AND NOT EXISTS (SELECT 1 FROM {} AS s WHERE {})").format(
+            table, selection, _STAGE, _key_match(info)),
+        merge=merge_statements(info, columns, time_bounded=True, stamp_columns=stamp_columns),
+    )
+
+
+def _any_condition(info: TableInfo, column: str, alias: str | None = None) -> sql.Composable:
     # The array parameter is cast to the column's own type so uuid, date or varchar columns all compare.
-    return sql.SQL("{} = ANY(%s::{}[])").format(sql.Identifier(column), sql.SQL(info.column(column).sql_type))
+    name = sql.Identifier(alias, column) if alias else sql.Identifier(column)
+    return sql.SQL("{} = ANY(%s::{}[])").format(name, sql.SQL(info.column(column).sql_type))
+
+
+def _key_match(info: TableInfo) -> sql.Composable:
+    """``t`` (the table) and ``s`` (the stage) hold the same key; NULL matches NULL in nullable key columns."""
+    return sql.SQL(" AND ").join(
+        sql.SQL("t.{c} IS NOT DISTINCT FROM s.{c}" if k in info.nullable_key_columns else "t.{c} = s.{c}").format(
+            c=sql.Identifier(k)
+        )
+        for k in info.key
+    )
 
 
 def range_has_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> bool:
@@ -156,12 +215,7 @@ def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool
     when a value column other than ``stamp_columns`` differs; the stamps are then updated with it.
     """
     table = sql.Identifier(info.name)
-    match = [
-        sql.SQL("t.{c} IS NOT DISTINCT FROM s.{c}" if k in info.nullable_key_columns else "t.{c} = s.{c}").format(
-            c=sql.Identifier(k)
-        )
-        for k in info.key
-    ]
+    match = [_key_match(info)]
     if time_bounded:
         match.append(sql.SQL("t.{} BETWEEN %s AND %s").format(sql.Identifier(info.time_column)))
     match_sql = sql.SQL(" AND ").join(match)

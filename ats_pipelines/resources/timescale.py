@@ -129,6 +129,30 @@ class TimescaleResource(dg.ConfigurableResource):
             conn.rollback()
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
 
+    def read_copy(self, query: str | sql.Composable, params: Mapping[str, object] | None,
+                  schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+        """Run a query through ``COPY .. TO STDOUT`` and parse its CSV with Polars: the read for large results
+        (about ten times :meth:`read`, which builds Python objects). ``schema`` lists the query's output
+        columns in order with their dtypes; ``Datetime`` columns arrive in UTC. Parameters are bound
+        client-side, as COPY takes no server-side parameters."""
+        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(
+            sql.SQL(query) if isinstance(query, str) else query)
+        buffer = bytearray()
+        with self.connection() as conn, conn.cursor() as cur:
+            with cur.copy(statement, params) as copy:
+                for block in copy:
+                    buffer += block
+            conn.rollback()
+        if not buffer:
+            return pl.DataFrame(schema=dict(schema))
+        times = [name for name, dtype in schema.items() if isinstance(dtype, pl.Datetime)]
+        frame = pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema),
+                            schema_overrides={n: pl.String if n in times else d for n, d in schema.items()})
+        return frame.with_columns(
+            pl.col(n).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us").dt.convert_time_zone("UTC")
+            for n in times
+        )
+
     def execute(self, query: str | sql.Composable, params: Sequence[object] | Mapping[str, object] | None = None
                 ) -> int:
         """Run one statement in its own transaction; returns the affected row count."""

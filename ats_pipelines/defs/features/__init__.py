@@ -1,0 +1,1 @@
+"""Features: point-in-time technical and options-flow features of every bar."""

@@ -1,0 +1,132 @@
+"""The features asset: technical and options-flow features of every bar, point-in-time, a partition a day."""
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import dagster as dg
+import polars as pl
+from psycopg import sql
+from pydantic import Field
+
+from ats_pipelines.defs.features.checks import CHECKS, coverage, expected_counts, no_non_finite_values
+from ats_pipelines.defs.features.flow import FLOW, FLOW_TIMEFRAME, compute_flow
+from ats_pipelines.defs.features.rows import FeatureRows, feature_rows
+from ats_pipelines.defs.features.specs import FeatureSpec, code_version
+from ats_pipelines.defs.features.technical import LEAD_IN_BARS, TECHNICAL, compute_technical
+from ats_pipelines.defs.market_data.checks import check_specs
+from ats_pipelines.defs.market_data.partitions import daily_partitions, partition_label, partition_window
+from ats_pipelines.resources import TimescaleResource
+from ats_pipelines.sql_files import read_sql_beside
+
+BARS_SQL = read_sql_beside(__file__, "bars_with_lead_in.sql")
+REGISTER_SQL = read_sql_beside(__file__, "register_feature.sql")
+RETIRE_SQL = read_sql_beside(__file__, "retire_features.sql")
+ALL_FEATURES: tuple[FeatureSpec, ...] = (*TECHNICAL, *FLOW)
+DEFAULT_TIMEFRAMES = "1m,1d"
+# Where each timeframe's adjusted bars live: stock_aggs itself, or its roll-ups (tables or continuous aggregates).
+BAR_SOURCES = {
+    "1m": sql.SQL("(SELECT * FROM stock_aggs WHERE timeframe = '1m' AND adjusted)"),
+    "1d": sql.SQL("(SELECT * FROM stock_aggs WHERE timeframe = '1d' AND adjusted)"),
+    **{tf: sql.SQL("(SELECT * FROM {} WHERE adjusted)").format(sql.Identifier(f"stock_aggs_{tf}"))
+       for tf in ("5m", "15m", "1h")},
+}
+BAR_SCHEMA = {"symbol": pl.String, "timestamp": pl.Datetime("us", "UTC"), "high": pl.Float64, "low": pl.Float64,
+              "close": pl.Float64, "volume": pl.Float64, "vwap": pl.Float64}
+
+
+class FeaturesConfig(dg.Config):
+    """Run configuration of the features asset."""
+
+    timeframes: str | None = Field(
+        default=None, description="comma-separated bar timeframes (1m, 1d, 5m, 15m, 1h); defaults to "
+        "ATS_FEATURE_TIMEFRAMES, then 1m,1d")
+
+    def timeframe_list(self) -> list[str]:
+        raw = self.timeframes or os.environ.get("ATS_FEATURE_TIMEFRAMES") or DEFAULT_TIMEFRAMES
+        chosen = list(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+        unknown = [t for t in chosen if t not in BAR_SOURCES]
+        if unknown or not chosen:
+            raise ValueError(f"unknown feature timeframe(s) {unknown or raw!r}; choose from {', '.join(BAR_SOURCES)}")
+        return chosen
+
+
+@dataclass(frozen=True)
+class Part:
+    """The rows of one timeframe (or of the flow features) and the counts coverage expects of them."""
+
+    rows: FeatureRows
+    expected: pl.DataFrame
+    bars_read: int
+
+
+@dg.asset(
+    group_name="features",
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=["stock_aggs", "unusual_whales_options"],
+    kinds={"python", "talib", "timescaledb"},
+    code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
+    check_specs=check_specs("features", CHECKS),
+    description="Point-in-time features of every adjusted stock bar: TA-Lib's indicators (trend, momentum, "
+    "volatility, volume) over each symbol's consecutive bars of each timeframe, and options-flow features "
+    "(Unusual Whales alerts up to the session's close) at each 1d bar. A row at t uses bars up to t only; "
+    f"each partition reads {LEAD_IN_BARS} earlier bars so its values equal a whole-history computation.",
+)
+def features(context: dg.AssetExecutionContext, config: FeaturesConfig, timescale: TimescaleResource
+             ) -> dg.MaterializeResult:
+    started, window, timeframes = time.monotonic(), partition_window(context), config.timeframe_list()
+    changed = register_features(timescale, ALL_FEATURES)
+    parts = [technical_part(timescale, tf, window) for tf in timeframes]
+    if FLOW_TIMEFRAME in timeframes:
+        parts.append(flow_part(timescale, window))
+    rows = pl.concat([p.rows.frame for p in parts])
+    result = timescale.replace_range("features", rows, *window, match={"timeframe": timeframes})
+    checks = [no_non_finite_values(timescale, window, timeframes),
+              coverage(timescale, pl.concat([p.expected for p in parts]), window, timeframes)]
+    by_group = dict(rows.group_by("feature_group").len().sort("feature_group").iter_rows())
+    context.log.info(f"features {partition_label(context)}: {rows.height} rows ({by_group}), "
+                     f"{result.inserted} inserted, {result.updated} updated, {result.deleted} deleted")
+    return dg.MaterializeResult(check_results=checks, metadata={
+        "partitions": partition_label(context),
+        "time_range": f"{window[0].isoformat()} .. {window[1].isoformat()}",
+        "timeframes": ", ".join(timeframes),
+        "rows": rows.height,
+        **{f"rows_{group}": count for group, count in by_group.items()},
+        **result.as_metadata(),
+        "bars_read": sum(p.bars_read for p in parts),
+        "values_too_large_dropped": sum(p.rows.too_large for p in parts),
+        "definitions_changed": changed,
+        "lead_in_bars": LEAD_IN_BARS,
+        "seconds": round(time.monotonic() - started, 3),
+    })
+
+
+def register_features(timescale: TimescaleResource, specs: tuple[FeatureSpec, ...]) -> list[str]:
+    """Upsert every spec into feature_metadata (and retire the names no longer defined); returns the names
+    whose row was new or changed."""
+    counts = timescale.execute_in_transaction(
+        *((REGISTER_SQL, s.metadata_row()) for s in specs),
+        (RETIRE_SQL, {"names": [s.name for s in specs]}),
+    )
+    return [s.name for s, count in zip(specs, counts[:-1], strict=True) if count]
+
+
+def read_bars(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime]) -> pl.DataFrame:
+    """The timeframe's bars in ``window`` of every symbol with bars there, after up to LEAD_IN_BARS earlier ones."""
+    query = sql.SQL(BARS_SQL).format(bars=BAR_SOURCES[timeframe])
+    return timescale.read_copy(query, {"start": window[0], "end": window[1], "lead_in": LEAD_IN_BARS}, BAR_SCHEMA)
+
+
+def technical_part(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime]) -> Part:
+    bars = read_bars(timescale, timeframe, window)
+    wide = compute_technical(bars)
+    return Part(feature_rows(wide, TECHNICAL, timeframe, window[0]),
+                expected_counts(bars, TECHNICAL, timeframe, window[0]), bars.height)
+
+
+def flow_part(timescale: TimescaleResource, window: tuple[datetime, datetime]) -> Part:
+    wide = compute_flow(timescale, window)
+    return Part(feature_rows(wide, FLOW, FLOW_TIMEFRAME, window[0]),
+                expected_counts(wide, FLOW, FLOW_TIMEFRAME, window[0]), wide.height)
