@@ -18,6 +18,7 @@ test: setup
 bench: setup
 	$(VENV)/python -m bench.ingest_bench
 	$(VENV)/python -m bench.backfill_bench
+	$(VENV)/python -m bench.features_bench
 
 lint: setup
 	$(VENV)/ruff check ats_pipelines tests bench

@@ -27,6 +27,9 @@ def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
         rollups = conn.execute("SELECT count(*) FROM stock_aggs_1h").fetchone()[0]
         reference = conn.execute("SELECT (SELECT count(*) FROM news_articles), (SELECT count(*) FROM ticker_details),"
                                  " (SELECT count(*) FROM unusual_whales_options)").fetchone()
+        feature_bars = dict(conn.execute("SELECT timeframe, count(DISTINCT (symbol, timestamp)) FROM features"
+                                         " GROUP BY 1"))
     assert set(bars) == {"AAPL", "SPY"} and bars["SPY"] == 5 * 390  # five full sessions, DST change included
     assert rollups == 2 * 5 * 7  # 6.5 hours a session: seven hourly buckets
     assert reference == (2, 2, 60)  # both recorded news pages, the universe's details, an hour of alerts
+    assert feature_bars == {"1m": sum(bars.values()), "1d": 2 * 5}  # every bar has features (vwap_deviation at once)
