@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from ats_pipelines.resources.model_store import ModelStoreResource
 from ats_pipelines.resources.polygon import PolygonResource
 from ats_pipelines.resources.redis_cache import RedisResource
 from ats_pipelines.resources.timescale import TimescaleResource
@@ -13,4 +14,5 @@ timescale = TimescaleResource()
 redis = RedisResource()
 polygon = PolygonResource(api_key=dg.EnvVar("POLYGON_API_KEY"))
 universe = UniverseResource()
+model_store = ModelStoreResource()
 unusual_whales = UnusualWhalesResource(api_key=dg.EnvVar("UNUSUAL_WHALES_API_KEY"))

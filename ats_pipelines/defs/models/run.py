@@ -1,0 +1,137 @@
+"""One training, end to end: dataset from the features table, walk-forward folds, held-out evaluation against
+the active model, the model file, and the registry rows (run row first, model row and run completion last)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+from pydantic import Field
+
+from ats_pipelines.defs.features.technical import NAMES as TECHNICAL_FEATURES
+from ats_pipelines.defs.models import registry
+from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
+from ats_pipelines.defs.models.training import (
+    DEFAULT_PARAMS,
+    FoldResult,
+    importances,
+    metrics,
+    predict,
+    train_walk_forward,
+)
+from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource, TimescaleResource
+
+
+class TrainingConfig(dg.Config):
+    """What to train on and how; every default is shown in the Dagster launchpad."""
+
+    model_name: str = Field(default="next_bar_direction_xgb", description="registry name; versions grow per name")
+    timeframe: str = Field(default="1m", description="feature timeframe the model reads and predicts")
+    features: list[str] = Field(default=list(TECHNICAL_FEATURES), description="feature names (columns)")
+    symbols: list[str] | None = Field(default=None, description="symbols to train on; default every symbol")
+    start: str | None = Field(default=None, description="first bar time (ISO date or datetime, UTC); default all")
+    end: str | None = Field(default=None, description="bars before this time (ISO, UTC); default all")
+    folds: int = Field(default=4, description="walk-forward folds before the held-out period")
+    gap_bars: int = Field(default=10, description="bar times left out between every training and test window")
+    held_out_fraction: float = Field(default=0.2, description="share of the latest bar times held out")
+    num_boost_round: int = 200
+    max_depth: int = int(DEFAULT_PARAMS["max_depth"])
+    eta: float = float(DEFAULT_PARAMS["eta"])
+    subsample: float = float(DEFAULT_PARAMS["subsample"])
+    colsample_bytree: float = float(DEFAULT_PARAMS["colsample_bytree"])
+    min_child_weight: float = float(DEFAULT_PARAMS["min_child_weight"])
+    seed: int = int(DEFAULT_PARAMS["seed"])
+    nthread: int = int(DEFAULT_PARAMS["nthread"])
+    confidence_threshold: float = Field(default=0.6, description="probability that counts as a confident call")
+
+    def xgboost_params(self) -> dict[str, object]:
+        return {**DEFAULT_PARAMS, "max_depth": self.max_depth, "eta": self.eta, "subsample": self.subsample,
+                "colsample_bytree": self.colsample_bytree, "min_child_weight": self.min_child_weight,
+                "seed": self.seed, "nthread": self.nthread}
+
+    def bound(self, value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
+
+
+@dataclass
+class TrainingOutcome:
+    """What a completed training produced."""
+
+    run_id: str
+    model_id: str
+    version: str
+    status: str
+    reason: str
+    folds: list[FoldResult]
+    held_out: FoldResult
+    active_auc: float | None
+    importances: dict[str, float]
+    file_path: str
+    rows: int
+
+
+def train_model(timescale: TimescaleResource, store: ModelStoreResource, config: TrainingConfig,
+                log: list[str]) -> TrainingOutcome:
+    """Run one training; a failure is recorded as a ``failed`` run (with its error) and re-raised, touching
+    no model."""
+    run_id = str(uuid.uuid4())
+    setup = {"xgboost": config.xgboost_params(), **config.model_dump(exclude={"model_name"})}
+    registry.start_run(timescale, run_id, {"model_name": config.model_name, **setup})
+    try:
+        active = registry.active_model(timescale, config.model_name)
+        comparable = active is not None and active.timeframe == config.timeframe
+        columns = list(dict.fromkeys([*config.features, *(active.features if comparable else [])]))
+        data = labelled(timescale, config.timeframe, columns, config.bound(config.start), config.bound(config.end),
+                        config.symbols)
+        if data.height == 0:
+            raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features}: "
+                               "materialize the features asset first")
+        log.append(f"dataset: {data.height} rows, {data['symbol'].n_unique()} symbols, "
+                   f"{data['timestamp'].min()} .. {data['timestamp'].max()}")
+        splits = walk_forward(data["timestamp"], config.folds, config.gap_bars, config.held_out_fraction)
+        results = train_walk_forward(data, config.features, splits, config.xgboost_params(), config.num_boost_round,
+                                     config.confidence_threshold, log)
+        held_out = results[-1]
+        active_auc = _active_auc(store, active, data[splits[-1].test], config.confidence_threshold, log) \
+            if comparable else None
+        status, reason = registry.promotion(held_out.metrics["auc"], active_auc)
+        log.append(f"promotion: {status}: {reason}")
+        model_id, version = str(uuid.uuid4()), registry.next_version(timescale, config.model_name)
+        path, sha256 = store.save(held_out.booster, config.model_name, version, model_id)
+        gains = importances(held_out.booster, config.features)
+        times = data["timestamp"]
+        training_data = {"start": times[int(splits[-1].train[0])].isoformat(),
+                         "end": times[int(splits[-1].train[-1])].isoformat(),
+                         "held_out_start": times[int(splits[-1].test[0])].isoformat(),
+                         "held_out_end": times[int(splits[-1].test[-1])].isoformat(), "rows": data.height}
+        run_metrics = {"folds": [r.as_record() for r in results[:-1]], "held_out": held_out.as_record()}
+        registry.record_model(timescale, run_id, {
+            "model_id": model_id, "model_name": config.model_name, "target": registry.TARGET,
+            "features": list(config.features), "version": version, "status": status, "file_path": path,
+            "created_at": datetime.now(UTC),
+            "parameters": registry.jsonb_text({**setup, "label": "close[t+1] / close[t] - 1 > 0",
+                                               "training_data": training_data,
+                                               "file": {"format": "xgboost-ubj", "sha256": sha256}}),
+            "metrics": registry.jsonb_text({**run_metrics, "feature_importance": gains,
+                                            "promotion": {"decision": status, "reason": reason,
+                                                          "active_model_auc": active_auc}}),
+        }, "\n".join(log), run_metrics)
+    except Exception as exc:
+        log.append(f"failed: {type(exc).__name__}: {exc}")
+        registry.finish_run(timescale, run_id, "failed", "\n".join(log))
+        raise
+    return TrainingOutcome(run_id, model_id, version, status, reason, results[:-1], held_out, active_auc, gains, path,
+                           data.height)
+
+
+def _active_auc(store: ModelStoreResource, active: registry.RegisteredModel, held_out, threshold: float,
+                log: list[str]) -> float | None:
+    """The active model's AUC on the new model's held-out rows; None when its file fails verification."""
+    try:
+        booster = store.load(active.file_path, active.sha256)
+    except ModelIntegrityError as exc:
+        log.append(f"active model v{active.version} not compared: {exc}")
+        return None
+    auc = metrics(held_out["label"].to_numpy(), predict(booster, held_out, active.features), threshold)["auc"]
+    log.append(f"active model v{active.version} on the same held-out rows: AUC {auc}")
+    return auc

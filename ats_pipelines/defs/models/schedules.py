@@ -1,0 +1,25 @@
+"""Models schedules: a weekly training, and signals of each session once its features exist."""
+
+import dagster as dg
+
+from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
+from ats_pipelines.market_calendar import NEW_YORK
+
+training_job = dg.define_asset_job("training_job", selection=[train_model_assets],
+                                   description="One walk-forward training with the promotion gate.")
+signals_job = dg.define_asset_job("signals_job", selection=[trading_signals],
+                                  description="Signals of the active model for one partition (or a range).")
+
+weekly_training_schedule = dg.ScheduleDefinition(
+    job=training_job, cron_schedule="0 8 * * 6", execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Saturday 08:00 New York, after the weekly re-fetch: train, and promote only a better model.",
+)
+
+
+@dg.schedule(job=signals_job, cron_schedule="30 19 * * 1-5", execution_timezone="America/New_York",
+             default_status=dg.DefaultScheduleStatus.RUNNING)
+def signals_after_features_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """19:30 New York on weekdays, after features_after_close_schedule: today's signals."""
+    day = context.scheduled_execution_time.astimezone(NEW_YORK).date()
+    return dg.RunRequest(run_key=f"signals-{day}", partition_key=day.isoformat())

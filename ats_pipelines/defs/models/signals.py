@@ -1,0 +1,55 @@
+"""Trading signals: the active model scores every bar of a partition after its training data.
+
+A probability of up at or above the threshold is a ``buy``, at or below ``1 - threshold`` a ``sell``;
+anything between is no signal. Each signal carries the exact feature values it was scored on and a
+deterministic id (model, symbol, bar time, timeframe), so a re-run writes nothing new.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import polars as pl
+
+from ats_pipelines.defs.models.dataset import feature_matrix
+from ats_pipelines.defs.models.registry import RegisteredModel
+from ats_pipelines.defs.models.training import predict
+from ats_pipelines.resources import ModelStoreResource, TimescaleResource
+
+SIGNAL_NAMESPACE = uuid.UUID("6f1d3c52-8a0e-4d8b-9a51-3f0c2f5f2a11")
+
+
+def signal_id(model_id: str, symbol: str, timestamp: datetime, timeframe: str) -> str:
+    """The deterministic id of a model's signal on one bar."""
+    return str(uuid.uuid5(SIGNAL_NAMESPACE, f"{model_id}|{symbol}|{timestamp.isoformat()}|{timeframe}"))
+
+
+def signal_rows(timescale: TimescaleResource, store: ModelStoreResource, model: RegisteredModel,
+                window: tuple[datetime, datetime], threshold: float) -> tuple[pl.DataFrame, int]:
+    """``trading_signals`` rows for the bars in ``window`` after the model's training data, and how many bars
+    were scored. Raises ModelIntegrityError (no signal at all) when the model file fails its checksum."""
+    booster = store.load(model.file_path, model.sha256)
+    bars = feature_matrix(timescale, model.timeframe, model.features, *window).filter(
+        pl.col("timestamp") > model.trained_through)
+    if bars.height == 0:
+        return pl.DataFrame(), 0
+    up = pl.Series("probability_up", predict(booster, bars, model.features), dtype=pl.Float64)
+    scored = bars.with_columns(up).filter((pl.col("probability_up") >= threshold)
+                                          | (pl.col("probability_up") <= 1 - threshold))
+    buy = pl.col("probability_up") >= threshold
+    rows = scored.select(
+        pl.struct("symbol", "timestamp").map_elements(
+            lambda r: signal_id(model.model_id, r["symbol"], r["timestamp"], model.timeframe), return_dtype=pl.String
+        ).alias("signal_id"),
+        "timestamp", "symbol",
+        pl.when(buy).then(pl.lit("buy")).otherwise(pl.lit("sell")).alias("signal_type"),
+        pl.when(buy).then(pl.col("probability_up")).otherwise(1 - pl.col("probability_up")).round(4)
+        .alias("confidence"),
+        pl.lit(model.model_id).alias("model_id"),
+        pl.lit(model.timeframe).alias("timeframe"),
+        pl.struct(pl.lit(threshold).alias("threshold"), pl.lit(model.version).alias("model_version"),
+                  pl.col("probability_up").round(6)).alias("parameters"),
+        pl.struct(*model.features).alias("features_snapshot"),
+    )
+    return rows, bars.height

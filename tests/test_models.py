@@ -1,0 +1,207 @@
+"""Training, the model registry's promotion gate, and trading signals, against the real PostgreSQL.
+
+Bars and features are written directly: a synthetic market where the feature ``sig`` at t predicts the
+sign of the next bar's return (a planted signal) and ``noise`` predicts nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import psycopg
+import pytest
+
+from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
+from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
+from ats_pipelines.defs.models.training import metrics, predict
+from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource
+from tests.conftest import checks, metadata, run
+
+T0 = datetime(2024, 3, 4, tzinfo=UTC)
+SYMBOLS = [f"S{i}" for i in range(10)]
+BARS = 2_000
+
+
+def plant(db, beta: float, seed: int = 1) -> None:
+    """1m bars and features of SYMBOLS: next return = beta * sig + noise (beta 0: pure noise)."""
+    rng = np.random.default_rng(seed)
+    times = [T0 + timedelta(minutes=i) for i in range(BARS)]
+    bars, feats = [], []
+    for symbol in SYMBOLS:
+        sig, noise = rng.normal(0, 1, BARS), rng.normal(0, 1, BARS)
+        ret = np.concatenate([[0.0], beta * sig[:-1] + rng.normal(0, 1, BARS - 1)]) * 0.001
+        close = 100 * np.exp(np.cumsum(ret))
+        bars.append(pl.DataFrame({"timestamp": times, "symbol": symbol, "open": close, "high": close * 1.001,
+                                  "low": close * 0.999, "close": close, "volume": 1000, "timeframe": "1m",
+                                  "adjusted": True}))
+        for name, values in (("sig", sig), ("weak", sig + rng.normal(0, 3, BARS)), ("noise", noise)):
+            feats.append(pl.DataFrame({"timestamp": times, "symbol": symbol, "feature_name": name,
+                                       "feature_value": values, "timeframe": "1m", "feature_group": "momentum"}))
+    db.write("stock_aggs", pl.concat(bars))
+    db.write("features", pl.concat(feats))
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStoreResource:
+    return ModelStoreResource(directory=str(tmp_path / "models"))
+
+
+def train(db, store, features=("sig", "noise"), raise_on_error=True, **config):
+    return dg.materialize([train_model_assets], resources={"timescale": db, "model_store": store},
+                          instance=dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error,
+                          run_config={"ops": {"train_model": {"config": {"features": list(features), **config}}}})
+
+
+def models(sql_conn) -> list[tuple]:
+    return sql_conn.execute("SELECT version, status, features, metrics, parameters, file_path FROM models"
+                            " ORDER BY version::int").fetchall()
+
+
+def test_a_planted_signal_is_found_and_promoted_and_the_file_reproduces_its_metrics(db, sql_conn, store):
+    plant(db, beta=0.5)
+    result = train(db, store)
+    [(version, status, features, model_metrics, parameters, path)] = models(sql_conn)
+    assert (version, status, features) == ("1", "active", ["sig", "noise"])
+    held_out = model_metrics["held_out"]
+    assert held_out["auc"] > 0.6 and model_metrics["promotion"]["decision"] == "active"
+    assert len(model_metrics["folds"]) == 4 and all(f["auc"] > 0.55 for f in model_metrics["folds"])
+    assert model_metrics["feature_importance"]["sig"] > model_metrics["feature_importance"]["noise"]
+    run_row = sql_conn.execute("SELECT status, end_time IS NOT NULL, metrics, logs, model_id::text FROM"
+                               " model_training_runs").fetchone()
+    assert run_row[0:2] == ("completed", True) and run_row[2]["held_out"] == held_out and "fold_4" in run_row[3]
+    assert checks(result) == {"models_have_metrics": True}
+    md = metadata(result, "models")
+    assert md["status"] == "active" and "| held_out |" in md["fold_metrics"] and "| sig |" in md["feature_importance"]
+    # The file, verified by its checksum, reproduces the recorded held-out metrics on rows rebuilt from the database.
+    booster = store.load(path, parameters["file"]["sha256"])
+    data = parameters["training_data"]
+    rows = labelled(db, "1m", ["sig", "noise"], datetime.fromisoformat(data["held_out_start"]),
+                    datetime.fromisoformat(data["held_out_end"]) + timedelta(microseconds=1))
+    again = metrics(rows["label"].to_numpy(), predict(booster, rows, ["sig", "noise"]), 0.6)
+    assert again["rows"] == held_out["rows"] and again["auc"] == pytest.approx(held_out["auc"], abs=1e-6)
+    assert again["log_loss"] == pytest.approx(held_out["log_loss"], abs=1e-6)
+
+
+def test_pure_noise_is_not_promoted(db, sql_conn, store):
+    plant(db, beta=0.0, seed=2)
+    train(db, store)
+    [(version, status, _, model_metrics, _, path)] = models(sql_conn)
+    assert status == "rejected" and abs(model_metrics["held_out"]["auc"] - 0.5) < 0.02
+    assert "below chance" in model_metrics["promotion"]["reason"]
+    assert sql_conn.execute("SELECT count(*) FROM models WHERE status = 'active'").fetchone()[0] == 0
+
+
+def test_a_better_model_retires_the_active_one_and_a_worse_one_is_rejected(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store, features=("weak", "noise"))
+    train(db, store, features=("sig", "noise"))
+    train(db, store, features=("weak",))
+    rows = models(sql_conn)
+    assert [(v, s) for v, s, *_ in rows] == [("1", "retired"), ("2", "active"), ("3", "rejected")]
+    second, third = rows[1][3], rows[2][3]
+    assert second["held_out"]["auc"] > rows[0][3]["held_out"]["auc"] + 0.005
+    assert second["promotion"]["active_model_auc"] == pytest.approx(rows[0][3]["held_out"]["auc"], abs=1e-6)
+    assert third["promotion"]["active_model_auc"] == pytest.approx(second["held_out"]["auc"], abs=1e-6)
+
+
+def test_the_database_allows_one_active_model_per_name(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        sql_conn.execute("INSERT INTO models SELECT gen_random_uuid(), model_name, model_type, target, features,"
+                         " parameters, metrics, created_at, trained_at, '99', 'active', file_path FROM models")
+
+
+def test_a_failed_training_leaves_a_failed_run_and_the_active_model_unchanged(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    before = models(sql_conn)
+    result = train(db, store, timeframe="1d", raise_on_error=False)
+    assert not result.success
+    failed = sql_conn.execute("SELECT status, model_id, end_time IS NOT NULL, logs FROM model_training_runs"
+                              " WHERE status <> 'completed'").fetchall()
+    assert len(failed) == 1 and failed[0][:3] == ("failed", None, True)
+    assert "DatasetError" in failed[0][3] and "no labelled rows" in failed[0][3]
+    assert models(sql_conn) == before
+
+
+def test_no_test_window_row_is_in_its_training_window():
+    times = pl.Series([T0 + timedelta(minutes=i // 3) for i in range(3 * 1_000)])  # three symbols a minute
+    splits = walk_forward(times, folds=4, gap_bars=10, held_out_fraction=0.2)
+    assert [s.name for s in splits] == ["fold_1", "fold_2", "fold_3", "fold_4", "held_out"]
+    for split in splits:
+        train_times, test_times = times[split.train], times[split.test]
+        assert not set(split.train) & set(split.test)
+        assert train_times.max() + timedelta(minutes=10) < test_times.min()  # a gap of 10 bar times
+    assert splits[-1].test[-1] == len(times) - 1
+    assert splits[-1].test[0] == 3 * 800  # the last fifth is held out
+    with pytest.raises(DatasetError):
+        walk_forward(times[:60], folds=4, gap_bars=10, held_out_fraction=0.2)
+
+
+def test_the_recorded_folds_never_train_past_their_test_window(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    folds = sql_conn.execute("SELECT metrics FROM model_training_runs").fetchone()[0]
+    for fold in [*folds["folds"], folds["held_out"]]:
+        gap = datetime.fromisoformat(fold["test_start"]) - datetime.fromisoformat(fold["train_end"])
+        assert gap >= timedelta(minutes=10), fold
+
+
+def signals(db, store, partition: str, **config):
+    return run([trading_signals], {"timescale": db, "model_store": store}, partition,
+               run_config={"ops": {"trading_signals": {"config": config}}} if config else None)
+
+
+def test_signals_come_from_the_active_model_after_its_training_data_and_reruns_add_nothing(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    model_id, parameters = sql_conn.execute("SELECT model_id::text, parameters FROM models").fetchone()
+    trained_through = datetime.fromisoformat(parameters["training_data"]["end"])
+    result = signals(db, store, "2024-03-05")
+    assert checks(result) == {"signals_have_snapshots": True}
+    rows = sql_conn.execute("SELECT signal_id::text, timestamp, symbol, signal_type, confidence::float8,"
+                            " model_id::text, timeframe, parameters, features_snapshot FROM trading_signals").fetchall()
+    assert rows and {r[5] for r in rows} == {model_id} and {r[6] for r in rows} == {"1m"}
+    assert min(r[1] for r in rows) > trained_through
+    stored = {(s, t, f): v for s, t, f, v in sql_conn.execute(
+        "SELECT symbol, timestamp, feature_name, feature_value::float8 FROM features")}
+    for _, t, symbol, kind, confidence, _, _, params, snapshot in rows:
+        assert snapshot == {"sig": stored[(symbol, t, "sig")], "noise": stored[(symbol, t, "noise")]}
+        assert params["threshold"] == 0.6 and params["model_version"] == "1"
+        up = params["probability_up"]
+        assert kind == ("buy" if up >= 0.6 else "sell")
+        assert confidence == pytest.approx(up if kind == "buy" else 1 - up, abs=1e-4)
+        assert confidence >= 0.6
+    md = metadata(result, "trading_signals")
+    assert md["buy"] + md["sell"] == len(rows) and md["bars_scored"] > len(rows)
+    again = metadata(signals(db, store, "2024-03-05"), "trading_signals")
+    assert (again["rows_inserted"], again["rows_updated"]) == (0, 0)
+    assert sql_conn.execute("SELECT count(*) FROM trading_signals").fetchone()[0] == len(rows)
+    assert metadata(signals(db, store, "2024-03-04"), "trading_signals")["bars_scored"] == 0  # all trained on
+
+
+def test_a_tampered_model_file_is_refused(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    path, parameters = sql_conn.execute("SELECT file_path, parameters FROM models").fetchone()
+    with open(path, "r+b") as f:
+        f.seek(100)
+        f.write(b"\x00\x01")
+    with pytest.raises(ModelIntegrityError, match="SHA-256"):
+        store.load(path, parameters["file"]["sha256"])
+    result = run([trading_signals], {"timescale": db, "model_store": store}, "2024-03-05", raise_on_error=False)
+    assert not result.success
+    assert sql_conn.execute("SELECT count(*) FROM trading_signals").fetchone()[0] == 0
+
+
+def test_without_an_active_model_there_are_no_signals(db, sql_conn, store):
+    plant(db, beta=0.0, seed=2)
+    train(db, store)  # rejected
+    md = metadata(signals(db, store, "2024-03-05"), "trading_signals")
+    assert (md["model_id"], md["buy"], md["sell"]) == ("none", 0, 0)
+    assert json.dumps(md["threshold"]) == "0.6"
