@@ -58,6 +58,8 @@ MARKET_DATA = ("stock_aggs", "stock_aggs_5m", "stock_aggs_15m", "stock_aggs_1h",
 REFERENCE_AND_FLOW = ("ticker_details", "market_holidays", "market_status", "news_articles",
                       "unusual_whales_options")
 FEATURES = ("features",)
+TRAINING = ("model_training_runs", "models")
+SIGNALS = ("trading_signals",)
 
 
 def materialize(names: tuple[str, ...], tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
@@ -82,6 +84,8 @@ def summary(timescale: TimescaleResource) -> str:
         " UNION ALL SELECT 'news_articles', count(*) FROM news_articles"
         " UNION ALL SELECT 'flow alerts', count(*) FROM unusual_whales_options"
         " UNION ALL SELECT 'features ' || timeframe, count(*) FROM features GROUP BY timeframe"
+        " UNION ALL SELECT 'models ' || status, count(*) FROM models GROUP BY status"
+        " UNION ALL SELECT 'trading_signals', count(*) FROM trading_signals"
         " UNION ALL SELECT 'ingest_rejects', count(*) FROM ingest_rejects ORDER BY 1"
     )
     return "\n".join(f"  {what:<16} {rows:>9,}" for what, rows in counts.iter_rows())
@@ -103,7 +107,7 @@ def run_demo(ui: bool, port: int) -> None:
         click.echo(f"backfilling {first}...{last} as one run (universe: {os.environ.get('ATS_UNIVERSE') or 'default'})")
         demo_range = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
         results = [materialize(MARKET_DATA, demo_range), materialize(REFERENCE_AND_FLOW),
-                   materialize(FEATURES, demo_range)]
+                   materialize(FEATURES, demo_range), materialize(TRAINING), materialize(SIGNALS, demo_range)]
         for check in (c for r in results for c in r.get_asset_check_evaluations()):
             click.echo(f"  check {check.asset_key.to_user_string()}.{check.check_name}: "
                        f"{'passed' if check.passed else 'FAILED'}")

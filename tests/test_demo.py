@@ -16,7 +16,8 @@ DEMO_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_demo"
 def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
     recreate_database(DEMO_DB_URL)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "ATS_", "DAGSTER_"))}
-    env.update(ATS_DATABASE_URL=DEMO_DB_URL, DAGSTER_HOME=str(tmp_path), ATS_UNIVERSE="AAPL,SPY")
+    env.update(ATS_DATABASE_URL=DEMO_DB_URL, DAGSTER_HOME=str(tmp_path), ATS_UNIVERSE="AAPL,SPY",
+               ATS_MODEL_DIR=str(tmp_path / "models"))
     result = subprocess.run([sys.executable, "-m", "ats_pipelines.cli", "demo", "--no-ui", "--port", "8791"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -27,9 +28,13 @@ def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
         rollups = conn.execute("SELECT count(*) FROM stock_aggs_1h").fetchone()[0]
         reference = conn.execute("SELECT (SELECT count(*) FROM news_articles), (SELECT count(*) FROM ticker_details),"
                                  " (SELECT count(*) FROM unusual_whales_options)").fetchone()
+        runs = conn.execute("SELECT status FROM model_training_runs").fetchall()
+        model = conn.execute("SELECT status, metrics -> 'held_out' ->> 'auc' FROM models").fetchall()
         feature_bars = dict(conn.execute("SELECT timeframe, count(DISTINCT (symbol, timestamp)) FROM features"
                                          " GROUP BY 1"))
     assert set(bars) == {"AAPL", "SPY"} and bars["SPY"] == 5 * 390  # five full sessions, DST change included
     assert rollups == 2 * 5 * 7  # 6.5 hours a session: seven hourly buckets
     assert reference == (2, 2, 60)  # both recorded news pages, the universe's details, an hour of alerts
+    assert runs == [("completed",)] and len(model) == 1 and model[0][0] in {"active", "rejected"}
+    assert "models " in result.stdout and "trading_signals" in result.stdout
     assert feature_bars == {"1m": sum(bars.values()), "1d": 2 * 5}  # every bar has features (vwap_deviation at once)

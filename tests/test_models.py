@@ -135,10 +135,9 @@ def test_no_test_window_row_is_in_its_training_window():
     assert [s.name for s in splits] == ["fold_1", "fold_2", "fold_3", "fold_4", "held_out"]
     for split in splits:
         train_times, test_times = times[split.train], times[split.test]
-        assert not set(split.train) & set(split.test)
+        assert split.train.start == 0 and split.train.stop < split.test.start
         assert train_times.max() + timedelta(minutes=10) < test_times.min()  # a gap of 10 bar times
-    assert splits[-1].test[-1] == len(times) - 1
-    assert splits[-1].test[0] == 3 * 800  # the last fifth is held out
+    assert (splits[-1].test.start, splits[-1].test.stop) == (3 * 800, len(times))  # the last fifth is held out
     with pytest.raises(DatasetError):
         walk_forward(times[:60], folds=4, gap_bars=10, held_out_fraction=0.2)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -14,11 +15,17 @@ from psycopg_pool import ConnectionPool
 from pydantic import Field, PrivateAttr
 
 from ats_pipelines.db import writer
+from ats_pipelines.db.binary_copy import parse_series
 from ats_pipelines.db.catalog import TableInfo, load_table_info
 from ats_pipelines.db.frames import FrameValidationError, PreparedFrame, prepare_frame
 from ats_pipelines.db.mode import DatabaseMode, detect_mode
 from ats_pipelines.db.writer import WriteResult
 from ats_pipelines.settings import database_url, redact_url
+
+# Planner settings of a series read: the shards are the parallelism (no extra workers), and the arrays are
+# built by a hash aggregate in memory, never by sorting millions of rows into groups the reader does not need
+# in order (the row estimates of a sharded filter are guesses, which would otherwise pick a spilling sort).
+SERIES_SETTINGS = {"work_mem": "256MB", "max_parallel_workers_per_gather": "0", "enable_sort": "off"}
 
 
 def _configure_session(conn: psycopg.Connection) -> None:
@@ -134,24 +141,33 @@ class TimescaleResource(dg.ConfigurableResource):
         """Run a query through ``COPY .. TO STDOUT`` and parse its CSV with Polars: the read for large results
         (about ten times :meth:`read`, which builds Python objects). ``schema`` lists the query's output
         columns in order with their dtypes; ``Datetime`` columns arrive in UTC. Parameters are bound
-        client-side, as COPY takes no server-side parameters."""
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(
-            sql.SQL(query) if isinstance(query, str) else query)
+        client-side, as COPY takes none of the server's."""
+        return _parse_csv(self._copy_out(_copy_to_stdout(query, "csv"), params), schema)
+
+    def read_series(self, query: str | sql.Composable, params: Mapping[str, object], keys: int, arrays: int,
+                    shards: int = 2) -> list[tuple]:
+        """Rows of a query whose rows are whole series: ``keys`` text columns, then ``arrays`` one-dimensional
+        arrays (int8, float8 or timestamptz, the last as Unix microseconds) as NumPy arrays. The read for
+        millions of values: binary COPY (the server formats no text), run as ``shards`` parts at once on
+        separate connections with ``%(shard)s`` and ``%(shards)s`` bound for the query to split its rows by,
+        each planned as one in-memory hash aggregate (:data:`SERIES_SETTINGS`)."""
+        statement = _copy_to_stdout(query, "binary")
+        with ThreadPoolExecutor(max_workers=shards) as pool:
+            return [row for part in pool.map(lambda shard: parse_series(
+                self._copy_out(statement, {**params, "shard": shard, "shards": shards}, SERIES_SETTINGS), keys,
+                arrays), range(shards)) for row in part]
+
+    def _copy_out(self, statement: sql.Composable, params: Mapping[str, object] | None,
+                  settings: Mapping[str, str] | None = None) -> bytes:
         buffer = bytearray()
         with self.connection() as conn, conn.cursor() as cur:
+            for name, value in (settings or {}).items():  # for this transaction only
+                cur.execute("SELECT set_config(%s, %s, true)", [name, value])
             with cur.copy(statement, params) as copy:
                 for block in copy:
                     buffer += block
             conn.rollback()
-        if not buffer:
-            return pl.DataFrame(schema=dict(schema))
-        times = [name for name, dtype in schema.items() if isinstance(dtype, pl.Datetime)]
-        frame = pl.read_csv(bytes(buffer), has_header=False, new_columns=list(schema),
-                            schema_overrides={n: pl.String if n in times else d for n, d in schema.items()})
-        return frame.with_columns(
-            pl.col(n).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us").dt.convert_time_zone("UTC")
-            for n in times
-        )
+        return bytes(buffer)
 
     def execute(self, query: str | sql.Composable, params: Sequence[object] | Mapping[str, object] | None = None
                 ) -> int:
@@ -188,6 +204,24 @@ class TimescaleResource(dg.ConfigurableResource):
         with self.connection() as conn:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
             conn.commit()
+
+
+def _parse_csv(data: bytes, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Polars frame of COPY's CSV output (no header) with the columns and dtypes of ``schema``."""
+    if not data:
+        return pl.DataFrame(schema=dict(schema))
+    times = [n for n, d in schema.items() if isinstance(d, pl.Datetime)]
+    frame = pl.read_csv(data, has_header=False, new_columns=list(schema),
+                        schema_overrides={n: pl.String if n in times else d for n, d in schema.items()})
+    return frame.with_columns(
+        pl.col(n).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us").dt.convert_time_zone("UTC")
+        for n in times
+    )
+
+
+def _copy_to_stdout(query: str | sql.Composable, format_name: str) -> sql.Composed:
+    return sql.SQL("COPY ({}) TO STDOUT (FORMAT {})").format(sql.SQL(query) if isinstance(query, str) else query,
+                                                             sql.SQL(format_name))
 
 
 def _check_inside(info: TableInfo, df: pl.DataFrame, start: datetime, end: datetime,

@@ -7,9 +7,11 @@ Rows are ordered by time, so a split by time is a split by index.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import reduce
 
 import numpy as np
 import polars as pl
@@ -19,11 +21,9 @@ from ats_pipelines.defs.features.assets import BAR_SOURCES
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
-FEATURE_VALUES_SQL = read_sql_beside(__file__, "feature_values.sql")
-CLOSES_SQL = read_sql_beside(__file__, "closes.sql")
-LONG_SCHEMA = {"symbol": pl.String, "timestamp": pl.Datetime("us", "UTC"), "feature_name": pl.String,
-               "feature_value": pl.Float64}
-CLOSE_SCHEMA = {"symbol": pl.String, "timestamp": pl.Datetime("us", "UTC"), "close": pl.Float64}
+FEATURE_SERIES_SQL = read_sql_beside(__file__, "feature_series.sql")
+CLOSE_SERIES_SQL = read_sql_beside(__file__, "close_series.sql")
+TIME = pl.Datetime("us", "UTC")
 
 
 class DatasetError(ValueError):
@@ -35,17 +35,30 @@ def feature_matrix(timescale: TimescaleResource, timeframe: str, features: Seque
                    symbols: Sequence[str] | None = None) -> pl.DataFrame:
     """``symbol, timestamp`` and one Float64 column per feature (in ``features`` order), for every bar that
     has all of them, sorted by time then symbol."""
-    long = timescale.read_copy(FEATURE_VALUES_SQL, {
+    series: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = defaultdict(dict)
+    for symbol, name, times, values in timescale.read_series(FEATURE_SERIES_SQL, {
         "timeframe": timeframe, "features": list(features), "start": start, "end": end,
         "symbols": list(symbols) if symbols else None,
-    }, LONG_SCHEMA)
-    if long.height == 0:
-        return pl.DataFrame(schema={"symbol": pl.String, "timestamp": pl.Datetime("us", "UTC"),
-                                    **{f: pl.Float64 for f in features}})
-    wide = long.pivot(on="feature_name", index=["symbol", "timestamp"], values="feature_value")
-    missing = [f for f in features if f not in wide.columns]
-    wide = wide.with_columns(pl.lit(None, pl.Float64).alias(f) for f in missing)
-    return wide.select("symbol", "timestamp", *features).drop_nulls().sort("timestamp", "symbol")
+    }, keys=2, arrays=2):
+        series[symbol][name] = times, values
+    blocks = [_aligned(symbol, by_name, features) for symbol, by_name in series.items()
+              if len(by_name) == len(features)]
+    if not blocks:
+        return pl.DataFrame(schema={"symbol": pl.String, "timestamp": TIME, **{f: pl.Float64 for f in features}})
+    return pl.concat(blocks).sort("timestamp", "symbol")
+
+
+def _aligned(symbol: str, by_name: dict[str, tuple[np.ndarray, np.ndarray]], features: Sequence[str]
+             ) -> pl.DataFrame:
+    """One symbol's rows: the bar times every feature has, with each feature's value there."""
+    common = reduce(lambda a, b: np.intersect1d(a, b, assume_unique=True), (t for t, _ in by_name.values()))
+    columns = {}
+    for name in features:
+        times, values = by_name[name]
+        order = np.argsort(times, kind="stable")
+        columns[name] = values[order][np.searchsorted(times[order], common)]
+    return pl.DataFrame({"symbol": pl.Series([symbol]).gather(np.zeros(len(common), np.int64)),
+                         "timestamp": pl.Series(common).cast(TIME), **columns})
 
 
 def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[str],
@@ -53,9 +66,15 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
              symbols: Sequence[str] | None = None) -> pl.DataFrame:
     """:func:`feature_matrix` with ``label`` (1 when the next bar closes higher) and ``next_timestamp`` (when
     the label became known); the last bar of each symbol has no label yet and is left out."""
-    closes = timescale.read_copy(sql.SQL(CLOSES_SQL).format(bars=BAR_SOURCES[timeframe]), {
-        "start": start, "end": None, "symbols": list(symbols) if symbols else None,
-    }, CLOSE_SCHEMA).sort("symbol", "timestamp")
+    rows = timescale.read_series(sql.SQL(CLOSE_SERIES_SQL).format(bars=BAR_SOURCES[timeframe]), {
+        "start": start, "symbols": list(symbols) if symbols else None,
+    }, keys=1, arrays=2)
+    closes = pl.DataFrame({
+        "symbol": pl.Series([symbol for symbol, times, _ in rows], dtype=pl.String).gather(
+            np.repeat(np.arange(len(rows)), [len(times) for _, times, _ in rows])),
+        "timestamp": pl.Series(np.concatenate([times for _, times, _ in rows] or [np.empty(0, np.int64)])).cast(TIME),
+        "close": np.concatenate([c for *_, c in rows] or [np.empty(0)]),
+    }).sort("symbol", "timestamp")
     labels = closes.with_columns(
         next_timestamp=pl.col("timestamp").shift(-1).over("symbol"),
         label=(pl.col("close").shift(-1).over("symbol") / pl.col("close") - 1 > 0).cast(pl.Int8),
@@ -66,11 +85,12 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
 
 @dataclass(frozen=True)
 class Split:
-    """Row indices (into a time-sorted dataset) of one training window and its test window."""
+    """Rows (slices of a time-sorted dataset, so windows are views, never copies) of one training window and
+    its test window."""
 
     name: str
-    train: np.ndarray
-    test: np.ndarray
+    train: slice
+    test: slice
 
 
 def walk_forward(timestamps: pl.Series, folds: int, gap_bars: int, held_out_fraction: float) -> list[Split]:
@@ -99,5 +119,5 @@ def walk_forward(timestamps: pl.Series, folds: int, gap_bars: int, held_out_frac
     for k, test_start in enumerate(bounds, start=1):
         test_end = bounds[k] if k < len(bounds) else n
         name = f"fold_{k}" if k <= folds else "held_out"
-        splits.append(Split(name, np.arange(0, row(test_start - gap_bars)), np.arange(row(test_start), row(test_end))))
+        splits.append(Split(name, slice(0, row(test_start - gap_bars)), slice(row(test_start), row(test_end))))
     return splits

@@ -1,6 +1,7 @@
 """One training, end to end: dataset from the features table, walk-forward folds, held-out evaluation against
 the active model, the model file, and the registry rows (run row first, model row and run completion last)."""
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ class TrainingOutcome:
     importances: dict[str, float]
     file_path: str
     rows: int
+    dataset_seconds: float
+    training_seconds: float
 
 
 def train_model(timescale: TimescaleResource, store: ModelStoreResource, config: TrainingConfig,
@@ -81,8 +84,10 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
         active = registry.active_model(timescale, config.model_name)
         comparable = active is not None and active.timeframe == config.timeframe
         columns = list(dict.fromkeys([*config.features, *(active.features if comparable else [])]))
+        started = time.perf_counter()
         data = labelled(timescale, config.timeframe, columns, config.bound(config.start), config.bound(config.end),
                         config.symbols)
+        dataset_seconds = time.perf_counter() - started
         if data.height == 0:
             raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features}: "
                                "materialize the features asset first")
@@ -100,10 +105,10 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
         path, sha256 = store.save(held_out.booster, config.model_name, version, model_id)
         gains = importances(held_out.booster, config.features)
         times = data["timestamp"]
-        training_data = {"start": times[int(splits[-1].train[0])].isoformat(),
-                         "end": times[int(splits[-1].train[-1])].isoformat(),
-                         "held_out_start": times[int(splits[-1].test[0])].isoformat(),
-                         "held_out_end": times[int(splits[-1].test[-1])].isoformat(), "rows": data.height}
+        final = splits[-1]
+        training_data = {"start": times[final.train.start].isoformat(), "end": times[final.train.stop - 1].isoformat(),
+                         "held_out_start": times[final.test.start].isoformat(),
+                         "held_out_end": times[final.test.stop - 1].isoformat(), "rows": data.height}
         run_metrics = {"folds": [r.as_record() for r in results[:-1]], "held_out": held_out.as_record()}
         registry.record_model(timescale, run_id, {
             "model_id": model_id, "model_name": config.model_name, "target": registry.TARGET,
@@ -121,7 +126,7 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
         registry.finish_run(timescale, run_id, "failed", "\n".join(log))
         raise
     return TrainingOutcome(run_id, model_id, version, status, reason, results[:-1], held_out, active_auc, gains, path,
-                           data.height)
+                           data.height, dataset_seconds, sum(r.seconds for r in results))
 
 
 def _active_auc(store: ModelStoreResource, active: registry.RegisteredModel, held_out, threshold: float,

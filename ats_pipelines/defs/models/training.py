@@ -75,12 +75,12 @@ def train_walk_forward(data: pl.DataFrame, features: Sequence[str], splits: Sequ
         p = booster.predict(xgb.DMatrix(x[split.test], feature_names=list(features)))
         result = FoldResult(
             split.name, metrics(y[split.test], p, threshold),
-            (str(times[int(split.train[0])]), str(times[int(split.train[-1])])),
-            (str(times[int(split.test[0])]), str(times[int(split.test[-1])])),
+            (str(times[split.train.start]), str(times[split.train.stop - 1])),
+            (str(times[split.test.start]), str(times[split.test.stop - 1])),
             time.perf_counter() - started, booster if split is splits[-1] else None,
         )
-        log.append(f"{split.name}: trained on {len(split.train)} rows {result.train_range[0]} .. "
-                   f"{result.train_range[1]}, tested on {len(split.test)} rows {result.test_range[0]} .. "
+        log.append(f"{split.name}: trained on {split.train.stop} rows {result.train_range[0]} .. "
+                   f"{result.train_range[1]}, tested on {result.metrics['rows']} rows {result.test_range[0]} .. "
                    f"{result.test_range[1]}: {result.metrics}")
         results.append(result)
     return results
