@@ -19,6 +19,7 @@ bench: setup
 	$(VENV)/python -m bench.ingest_bench
 	$(VENV)/python -m bench.backfill_bench
 	$(VENV)/python -m bench.features_bench
+	$(VENV)/python -m bench.train_bench
 
 lint: setup
 	$(VENV)/ruff check ats_pipelines tests bench
