@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ats_pipelines.defs.cache import definitions as cache
 from ats_pipelines.defs.features import definitions as features
 from ats_pipelines.defs.market_data import definitions as market_data
 from ats_pipelines.defs.models import definitions as models
@@ -10,4 +11,4 @@ from ats_pipelines.defs.options_flow import definitions as options_flow
 from ats_pipelines.defs.reference import definitions as reference
 
 defs = dg.Definitions.merge(market_data.defs, reference.defs, options_flow.defs, features.defs,
-                                models.defs, monitoring.defs)
+                                models.defs, cache.defs, monitoring.defs)

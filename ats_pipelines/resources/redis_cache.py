@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
+import hiredis
 import redis
 from pydantic import Field, PrivateAttr
 
@@ -45,6 +47,26 @@ class RedisResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self.close()
+
+    def send_encoded(self, batches: Iterable[tuple[bytes, int]]) -> int:
+        """Send pre-encoded RESP batches (:func:`ats_pipelines.resources.resp.encode`) over one raw socket,
+        reading every batch's replies before the next; raises on the first error reply. Returns the number of
+        commands. This is the bulk path: no per-command Python work but reading the replies."""
+        kwargs = self.client.connection_pool.connection_kwargs
+        sent = 0
+        with socket.create_connection((kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379)),
+                                      timeout=kwargs.get("socket_timeout") or 30) as sock:
+            reader = hiredis.Reader()
+            setup = [("AUTH", *((kwargs["username"],) if kwargs.get("username") else ()), kwargs["password"])
+                     if kwargs.get("password") else None, ("SELECT", str(kwargs.get("db", 0)))]
+            for command in filter(None, setup):
+                sock.sendall(_pack(command))
+                _expect(sock, reader, 1)
+            for payload, count in batches:
+                sock.sendall(payload)
+                _expect(sock, reader, count)
+                sent += count
+        return sent
 
     def _run_batched(self, commands: Iterable[tuple]) -> int:
         """Send commands through a non-transactional pipeline, ``_BATCH`` at a time; returns the count."""
@@ -132,6 +154,25 @@ class RedisResource(dg.ConfigurableResource):
 
     def delete(self, *keys: str) -> int:
         return self.client.delete(*keys) if keys else 0
+
+
+def _pack(command: tuple[str, ...]) -> bytes:
+    return b"".join([f"*{len(command)}\r\n".encode(), *(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in command)])
+
+
+def _expect(sock: socket.socket, reader: hiredis.Reader, replies: int) -> None:
+    """Read ``replies`` replies; raise the first error reply as a RedisError."""
+    while replies:
+        reply = reader.gets()
+        if reply is False:
+            data = sock.recv(1 << 20)
+            if not data:
+                raise redis.ConnectionError("Redis closed the connection")
+            reader.feed(data)
+            continue
+        if isinstance(reply, hiredis.ReplyError):
+            raise redis.ResponseError(str(reply))
+        replies -= 1
 
 
 def _text(value: object) -> str | bytes | int | float:

@@ -1,0 +1,1 @@
+"""Cache: Redis mirrors of the database, rebuilt by sensor-launched runs."""

@@ -1,0 +1,5 @@
+"""Resources the cache domain uses."""
+
+from ats_pipelines.resources import configured
+
+resources = {"timescale": configured.timescale, "redis": configured.redis}

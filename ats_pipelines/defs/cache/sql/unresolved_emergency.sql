@@ -1,0 +1,7 @@
+-- The newest emergency event that has not been resolved, if any: emergency:status mirrors it.
+SELECT event_id::text AS event_id, "timestamp"::text AS triggered_at, trigger_type, severity, description,
+       action_taken, triggered_by
+FROM emergency_events
+WHERE resolution_time IS NULL
+ORDER BY "timestamp" DESC
+LIMIT 1
