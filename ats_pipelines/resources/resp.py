@@ -27,7 +27,16 @@ def encode(frame: pl.DataFrame, *commands: Sequence[str | pl.Expr | Spread]) -> 
     """``(bytes, commands)`` batches that send, for each row of ``frame``, every command of ``commands`` in
     order (so ``MULTI``, ``DEL``, ``ZADD``, ``EXEC`` make one atomic replace per row). Each argument is a
     literal (str), an expression over the frame's columns, or a :class:`Spread` list."""
-    resp = frame.select(pl.concat_str([_command(arguments) for arguments in commands]).alias("resp"))["resp"]
+    spreads = {id(a): f"_spread_{i}" for i, a in enumerate(a for c in commands for a in c if isinstance(a, Spread))}
+    frame = frame.with_columns(
+        pl.int_range(pl.len()).alias("_row"),
+        *(a.expr.list.len().alias(f"{spreads[id(a)]}_n") for c in commands for a in c if isinstance(a, Spread)),
+    )
+    for command in commands:
+        for argument in command:
+            if isinstance(argument, Spread):
+                frame = frame.join(_spread_bulk(frame, argument.expr, spreads[id(argument)]), on="_row", how="left")
+    resp = frame.select(pl.concat_str([_command(c, spreads) for c in commands]).alias("resp"))["resp"]
     if resp.null_count():
         raise ValueError("a Redis command argument is NULL")
     rows = max(1, BATCH // len(commands))
@@ -36,13 +45,22 @@ def encode(frame: pl.DataFrame, *commands: Sequence[str | pl.Expr | Spread]) -> 
         yield chunk.str.join("").item().encode(), chunk.len() * len(commands)
 
 
-def _command(arguments: Sequence[str | pl.Expr | Spread]) -> pl.Expr:
+def _spread_bulk(frame: pl.DataFrame, items: pl.Expr, name: str) -> pl.DataFrame:
+    """``_row`` and ``name``: each row's list as consecutive bulk strings, built on the flattened list (one
+    vectorised pass, not one evaluation per row)."""
+    flat = frame.select("_row", items.alias("_item")).explode("_item").drop_nulls("_item")
+    return flat.group_by("_row", maintain_order=True).agg(_bulk(pl.col("_item").cast(pl.String)).str.join("")
+                                                          .alias(name))
+
+
+def _command(arguments: Sequence[str | pl.Expr | Spread], spreads: dict[int, str]) -> pl.Expr:
     count: pl.Expr = pl.lit(sum(not isinstance(a, Spread) for a in arguments))
     parts: list[pl.Expr] = []
     for argument in arguments:
         if isinstance(argument, Spread):
-            parts.append(argument.expr.list.eval(_bulk(pl.element().cast(pl.String))).list.join(""))
-            count = count + argument.expr.list.len()
+            name = spreads[id(argument)]
+            parts.append(pl.col(name).fill_null(""))
+            count = count + pl.col(f"{name}_n")
         else:
             parts.append(_bulk(pl.lit(argument) if isinstance(argument, str) else argument.cast(pl.String)))
     return pl.concat_str([pl.lit("*"), count.cast(pl.String), pl.lit("\r\n"), *parts])
