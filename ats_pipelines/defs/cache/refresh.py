@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import numpy as np
 import polars as pl
 
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
@@ -26,8 +27,6 @@ OPEN_POSITIONS_SQL = read_sql_beside(__file__, "open_positions.sql")
 RECENT_ORDERS_SQL = read_sql_beside(__file__, "recent_orders.sql")
 UNRESOLVED_EMERGENCY_SQL = read_sql_beside(__file__, "unresolved_emergency.sql")
 
-FEATURE_SCHEMA = {"symbol": pl.String, "feature_name": pl.String, "timeframe": pl.String,
-                  "timestamp": pl.Datetime("us", "UTC"), "value": pl.Float64, "rank": pl.Int64}
 
 
 @dataclass(frozen=True)
@@ -70,20 +69,29 @@ def refresh_features(timescale: TimescaleResource, redis: RedisResource, window:
                      history: int, ttl_seconds: int) -> Refreshed:
     """``feature:*`` (the latest value, with a TTL) and ``feature_history:*`` (the newest ``history`` values,
     scored by epoch seconds, member ``<epoch>:<value>``) of every series with a value in ``window``."""
-    rows = timescale.read_copy(FEATURE_HISTORY_SQL, {"start": window[0], "end": window[1], "history": history},
-                               FEATURE_SCHEMA)
-    if rows.height == 0:
+    rows = timescale.read_series(FEATURE_HISTORY_SQL, {"start": window[0], "end": window[1], "history": history},
+                                 keys=3, arrays=2)
+    if not rows:
         return Refreshed(0, 0, 0)
-    parts = {"symbol": "symbol", "feature_name": "feature_name", "timeframe": "timeframe"}
-    latest = rows.filter(pl.col("rank") == 1)
-    latest = latest.with_columns(redis_keys.FEATURE.column(latest, **parts))
-    epoch = (pl.col("timestamp").dt.epoch("ms") / 1000).cast(pl.String)
-    member = pl.concat_str([epoch, pl.lit(":"), pl.col("value").cast(pl.String)])
-    series = rows.sort("timestamp").group_by(list(parts)).agg(_pairs(epoch, member))
-    series = series.with_columns(redis_keys.FEATURE_HISTORY.column(series, **parts))
-    commands = redis.send_encoded(encode(latest, ["SET", pl.col("key"), pl.col("value"), "EX", str(ttl_seconds)]))
-    commands += replace_sorted_sets(redis, series)
-    return Refreshed(latest.height + series.height, commands, rows.height)
+    names = ["symbol", "feature_name", "timeframe"]
+    series = pl.DataFrame({name: [row[i] for row in rows] for i, name in enumerate(names)},
+                          schema=dict.fromkeys(names, pl.String))
+    lengths = np.array([len(row[3]) for row in rows])
+    flat = pl.DataFrame({
+        "_series": np.repeat(np.arange(len(rows)), lengths),
+        "epoch": np.concatenate([row[3] for row in rows]) / 1e6,
+        "value": np.concatenate([row[4] for row in rows]),
+    }).with_columns(pl.col("epoch", "value").cast(pl.String))
+    entries = flat.group_by("_series", maintain_order=True).agg(
+        _pairs(pl.col("epoch"), pl.concat_str([pl.col("epoch"), pl.lit(":"), pl.col("value")])),
+        pl.col("value").last().alias("latest"))
+    series = pl.concat([series, entries.drop("_series")], how="horizontal")
+    parts = dict(zip(names, names, strict=True))
+    latest = series.select(redis_keys.FEATURE.column(series, **parts), "latest")
+    histories = series.select(redis_keys.FEATURE_HISTORY.column(series, **parts), "entries")
+    commands = redis.send_encoded(encode(latest, ["SET", pl.col("key"), pl.col("latest"), "EX", str(ttl_seconds)]))
+    commands += replace_sorted_sets(redis, histories)
+    return Refreshed(2 * series.height, commands, int(lengths.sum()))
 
 
 def refresh_models(timescale: TimescaleResource, redis: RedisResource, history: int) -> Refreshed:
