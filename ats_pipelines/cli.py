@@ -87,6 +87,30 @@ def demo(ui: bool, port: int) -> None:
     run_demo(ui, port)
 
 
+@main.command()
+@click.option("--flush-seconds", default=1.0, show_default=True, help="how often buffered rows are written")
+def stream(flush_seconds: float) -> None:
+    """Stream trades, quotes and minute bars of the universe (stocks and crypto) from the Polygon WebSocket
+    (POLYGON_WS_URL) into Redis and TimescaleDB until SIGTERM or Ctrl-C, which flush the buffer first."""
+    from ats_pipelines.resources import PolygonResource, RedisResource
+    from ats_pipelines.stream.service import (
+        StreamAuthError,
+        StreamService,
+        run_until_signalled,
+        settings_from_environment,
+    )
+
+    logging.getLogger("ats_pipelines.stream").setLevel(logging.INFO)
+    try:
+        settings = settings_from_environment(flush_seconds)
+        click.echo(f"streaming {settings.symbols} from {redact_url(settings.url)}")
+        run_until_signalled(StreamService(settings, TimescaleResource(), RedisResource(),
+                                          PolygonResource(api_key=settings.api_key)))
+    except StreamAuthError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("stream stopped; buffered rows written")
+
+
 @main.command("fake-polygon")
 @click.option("--port", default=8765, show_default=True)
 @click.option("--api-key", default="demo-key", show_default=True, help="the one key the server accepts")

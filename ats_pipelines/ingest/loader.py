@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 import orjson
 import polars as pl
 
+from ats_pipelines.db.catalog import TableInfo
 from ats_pipelines.db.frames import PreparedFrame
-from ats_pipelines.ingest.columns import ColumnMap, Reject, length_rules
+from ats_pipelines.ingest.columns import ColumnMap, Reject, Rule, length_rules
 from ats_pipelines.resources.timescale import TimescaleResource
 
 T = TypeVar("T")
@@ -114,7 +115,7 @@ def ingest_pages(
     """
     lock = threading.Lock()
     info = timescale.table_info(column_map.table)
-    fits = length_rules([(c.name, c.max_length) for c in info.columns if c.max_length and not c.is_array])
+    fits = table_length_rules(info)
 
     def write(rows: PreparedFrame | None, rejects: list[tuple[str | None, list[Reject]]],
               companion_rows: list[tuple[str, PreparedFrame]]) -> None:
@@ -172,6 +173,11 @@ def ingest_pages(
         finally:
             for future in pending:
                 future.cancel()
+
+
+def table_length_rules(info: TableInfo) -> list[Rule]:
+    """A rule per length-limited text column of the table: longer text is rejected per record."""
+    return length_rules([(c.name, c.max_length) for c in info.columns if c.max_length and not c.is_array])
 
 
 def record_rejects(timescale: TimescaleResource, table: str, rejects: Sequence[Reject], *, source: str,

@@ -55,10 +55,15 @@ def _bar_fields(volume: Field) -> tuple[Field, ...]:
     )
 
 
-def _traded_bar_fields(stream_symbol: str, volume: Field) -> tuple[Field, ...]:
+def crypto_ticker(pair: pl.Expr) -> pl.Expr:
+    """The stream's crypto pair (``BTC-USD``) as the REST ticker (``X:BTCUSD``)."""
+    return pl.lit("X:") + pair.str.replace_all("-", "", literal=True)
+
+
+def _traded_bar_fields(symbol: Field, volume: Field) -> tuple[Field, ...]:
     """Bars with VWAP and trade count (stocks and crypto)."""
     return (
-        Field("symbol", None, stream_symbol, raw=pl.String),
+        symbol,
         *_bar_fields(volume),
         Field("vwap", "vw", "vw", required=False),
         Field("transactions", "n", None, raw=pl.Int64, required=False),
@@ -68,13 +73,15 @@ def _traded_bar_fields(stream_symbol: str, volume: Field) -> tuple[Field, ...]:
 STOCK_AGGS = ColumnMap(
     table="stock_aggs",
     fields=(
-        *_traded_bar_fields("sym", Field("volume", "v", "v", convert=rounded_int)),
+        *_traded_bar_fields(Field("symbol", None, "sym", raw=pl.String),
+                            Field("volume", "v", "v", convert=rounded_int)),
         Field("otc", "otc", "otc", raw=pl.Boolean, convert=lambda e: e.fill_null(False), required=False),
     ),
     rules=BAR_RULES,
 )
 
-CRYPTO_AGGS = ColumnMap(table="crypto_aggs", fields=_traded_bar_fields("pair", Field("volume", "v", "v")),
+CRYPTO_SYMBOL = Field("symbol", None, "pair", raw=pl.String, stream_convert=crypto_ticker)
+CRYPTO_AGGS = ColumnMap(table="crypto_aggs", fields=_traded_bar_fields(CRYPTO_SYMBOL, Field("volume", "v", "v")),
                         rules=BAR_RULES)
 
 OPTIONS_AGGS = ColumnMap(
@@ -105,12 +112,13 @@ TRADES = ColumnMap(
     ),
 )
 
-# Crypto trades have no sip_timestamp: the exchange's participant_timestamp is their time.
+# Crypto trades have no sip_timestamp: the exchange's participant_timestamp is their time; the stream
+# names the pair (``BTC-USD``) where REST requests name the ticker.
 CRYPTO_TRADES = ColumnMap(
     table="trades",
     fields=tuple(
         Field("timestamp", "participant_timestamp", "t", raw=pl.Int64, convert=epoch_ns, stream_convert=epoch_ms)
-        if f.column == "timestamp" else f
+        if f.column == "timestamp" else CRYPTO_SYMBOL if f.column == "symbol" else f
         for f in TRADES.fields
     ),
     rules=TRADES.rules,

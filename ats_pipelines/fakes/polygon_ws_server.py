@@ -1,0 +1,142 @@
+"""A local server that speaks Polygon's WebSocket protocol (api_formats.md §2), for tests and benchmarks.
+
+It serves ``/stocks`` and ``/crypto``: the ``connected`` status on connect, ``auth_success`` or
+``auth_failed`` for the key, one ``success`` status per subscribed topic, then whatever frames the caller
+publishes. Faults a live feed has are one call away: :meth:`drop` closes the connections mid-stream,
+``refuse_next = "max_connections"`` turns the next client away, and any text can be published as a frame.
+It runs its own event loop in a thread, so a test (or a benchmark) drives it from ordinary code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import date
+
+import orjson
+import websockets
+
+from ats_pipelines.fakes import polygon_data
+
+CONNECTED = [{"ev": "status", "status": "connected", "message": "Connected Successfully"}]
+
+
+class FakePolygonWebSocket:
+    """See the module docstring; ``url`` is the base (append ``/stocks`` or ``/crypto``)."""
+
+    def __init__(self, api_key: str = "demo-key") -> None:
+        self.api_key = api_key
+        self.refuse_next: str | None = None
+        self.subscriptions: list[tuple[str, str]] = []
+        self.connections = 0
+        self._clients: dict[str, set] = {"stocks": set(), "crypto": set()}
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-polygon-ws", daemon=True)
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, port: int = 0) -> FakePolygonWebSocket:
+        self.port = port
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def close(self) -> None:
+        async def shutdown() -> None:
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+
+        async def start() -> websockets.Server:
+            return await websockets.serve(self._handle, "127.0.0.1", self.port, max_size=None)
+
+        self._server = self._loop.run_until_complete(start())
+        self.port = next(iter(self._server.sockets)).getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+
+    async def _handle(self, ws) -> None:
+        cluster = ws.request.path.strip("/")
+        await ws.send(orjson.dumps(CONNECTED).decode())
+        if self.refuse_next:
+            status, self.refuse_next = self.refuse_next, None
+            await ws.send(orjson.dumps([{"ev": "status", "status": status, "message": "refused"}]).decode())
+            await ws.close()
+            return
+        auth = orjson.loads(await ws.recv())
+        if auth.get("action") != "auth" or auth.get("params") != self.api_key:
+            await ws.send(orjson.dumps([{"ev": "status", "status": "auth_failed",
+                                         "message": "authentication failed"}]).decode())
+            await ws.close()
+            return
+        await ws.send(orjson.dumps([{"ev": "status", "status": "auth_success", "message": "authenticated"}]).decode())
+        self.connections += 1
+        self._clients.setdefault(cluster, set()).add(ws)
+        try:
+            async for message in ws:
+                request = orjson.loads(message)
+                if request.get("action") == "subscribe":
+                    self.subscriptions.append((cluster, request["params"]))
+                    await ws.send(orjson.dumps([{"ev": "status", "status": "success",
+                                                 "message": f"subscribed to: {topic}"}
+                                                for topic in request["params"].split(",")]).decode())
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self._clients[cluster].discard(ws)
+
+    def _call(self, coroutine) -> object:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
+
+    def clients(self, cluster: str) -> int:
+        return len(self._clients.get(cluster, ()))
+
+    def publish(self, cluster: str, frames: Iterable[str | list]) -> int:
+        """Send ``frames`` (JSON text, or event lists to encode) to every client of ``cluster``, in order."""
+        payloads = [f if isinstance(f, str) else orjson.dumps(f).decode() for f in frames]
+
+        async def send() -> int:
+            for ws in list(self._clients.get(cluster, ())):
+                for payload in payloads:
+                    await ws.send(payload)
+            return len(payloads)
+
+        return self._call(send())
+
+    def drop(self, cluster: str) -> None:
+        """Close every connection of ``cluster`` abruptly (as a network drop would)."""
+
+        async def close() -> None:
+            for ws in list(self._clients.get(cluster, ())):
+                ws.transport.abort()
+
+        self._call(close())
+
+
+@contextmanager
+def serve(api_key: str = "demo-key", port: int = 0) -> Iterator[FakePolygonWebSocket]:
+    server = FakePolygonWebSocket(api_key).start(port)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def minute_bar_events(symbol: str, day: date) -> list[dict]:
+    """The AM events of ``symbol`` on ``day``: the same bars the fake REST server serves (polygon_data)."""
+    bars = polygon_data.minute_bars(symbol, day)
+    return [{"ev": "AM", "sym": symbol, "v": int(v), "av": 0, "op": float(bars.o[0]), "vw": float(vw), "o": float(o),
+             "c": float(c), "h": float(h), "l": float(low), "a": float(vw), "z": 1, "s": int(t), "e": int(t) + 60_000}
+            for t, o, h, low, c, v, vw in zip(bars.t, bars.o, bars.h, bars.low, bars.c, bars.v, bars.vw, strict=True)]

@@ -1,0 +1,179 @@
+"""`ats stream` against a local server speaking Polygon's WebSocket protocol, the real Redis and PostgreSQL:
+handshake, mixed frames, a drop mid-stream with the gap filled from REST, malformed input, auth_failed,
+max_connections, and SIGTERM with rows still buffered."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ats_pipelines.fakes import polygon_data
+from ats_pipelines.fakes.polygon_ws_server import minute_bar_events, serve
+from ats_pipelines.resources import PolygonResource
+from ats_pipelines.stream.service import StreamAuthError, StreamService, StreamSettings
+from tests.conftest import TEST_REDIS_URL
+
+DAY = date(2024, 3, 7)
+
+
+@pytest.fixture
+def ws_server():
+    with serve() as server:
+        yield server
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.02)
+
+
+@contextmanager
+def streaming(service: StreamService) -> Iterator[list[BaseException]]:
+    """Run the service on its own event loop in a thread; stop (and flush) on exit."""
+    loop, errors = asyncio.new_event_loop(), []
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(service.run())
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield errors
+    finally:
+        loop.call_soon_threadsafe(service.stop)
+        thread.join(30)
+
+
+def service_for(server, db, cache, fake_polygon=None, key: str = "demo-key", crypto=(), flush_seconds: float = 0.2):
+    polygon = (PolygonResource(api_key="demo-key", base_url=fake_polygon.base_url, backoff_seconds=0.01,
+                               requests_per_minute=6000) if fake_polygon else None)
+    settings = StreamSettings(server.url, key, {"stocks": ["AAPL"], "crypto": list(crypto)},
+                              flush_seconds=flush_seconds, max_backoff_seconds=0.2)
+    return StreamService(settings, db, cache, polygon)
+
+
+def test_handshake_mixed_frames_land_in_redis_and_the_tables(db, cache, sql_conn, ws_server):
+    service = service_for(ws_server, db, cache, crypto=["X:BTCUSD"])
+    bar = minute_bar_events("AAPL", DAY)[0]
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1 and ws_server.clients("crypto") == 1)
+        ws_server.publish("stocks", [[
+            {"ev": "T", "sym": "AAPL", "x": 4, "i": "52983525029461", "z": 3, "p": 171.5, "s": 100, "c": [12, 37],
+             "t": bar["s"] + 1_000, "q": 1063},
+            {"ev": "Q", "sym": "AAPL", "bx": 19, "bp": 171.49, "bs": 2, "ax": 11, "ap": 171.52, "as": 3, "c": 1,
+             "t": bar["s"] + 1_500, "q": 2001, "z": 3},
+            {"ev": "status", "status": "success", "message": "subscribed to: T.AAPL"},
+            bar,
+        ]])
+        ws_server.publish("crypto", [[
+            {"ev": "XT", "pair": "BTC-USD", "p": 64000.5, "s": 2, "t": bar["s"], "c": [2], "i": 9911, "x": 1,
+             "r": bar["s"] + 5},
+            {"ev": "XQ", "pair": "BTC-USD", "bp": 64000, "bs": 1.5, "ap": 64001, "as": 0.5, "t": bar["s"], "x": 1},
+        ]])
+        wait_until(lambda: cache.get("ws:last_trade:X:BTCUSD") is not None and cache.get("ws:agg:AAPL:1m"))
+    assert ("stocks", "T.AAPL,Q.AAPL,AM.AAPL") in ws_server.subscriptions
+    assert ("crypto", "XT.BTC-USD,XQ.BTC-USD,XA.BTC-USD") in ws_server.subscriptions
+    assert json.loads(cache.get("ws:last_trade:AAPL"))["p"] == 171.5
+    assert json.loads(cache.get("ws:last_quote:AAPL"))["ap"] == 171.52
+    assert json.loads(cache.get("ws:agg:AAPL:1m"))["c"] == bar["c"]
+    assert json.loads(cache.get("ws:last_quote:X:BTCUSD"))["bp"] == 64000
+    trades = sql_conn.execute("SELECT symbol, price::float8, size, exchange, trade_id, conditions FROM trades"
+                              " ORDER BY symbol").fetchall()
+    assert trades == [("AAPL", 171.5, 100, "4", "52983525029461", ["12", "37"]),
+                      ("X:BTCUSD", 64000.5, 2, "1", "9911", ["2"])]
+    assert sql_conn.execute("SELECT symbol, exchange, sequence_number FROM quotes").fetchall() == [
+        ("AAPL", "19/11", 2001)]
+    stored = sql_conn.execute("SELECT close::float8, adjusted, timeframe FROM stock_aggs").fetchall()
+    assert stored == [(bar["c"], True, "1m")]
+    status = cache.get_hash("component:stream:status")
+    assert status["status"] == "stopped" and int(status["messages"]) == 5 and status["last_message_at"]
+
+
+def test_a_dropped_connection_reconnects_resubscribes_and_fills_the_gap_from_rest(db, cache, sql_conn, ws_server,
+                                                                                  fake_polygon):
+    bars = minute_bar_events("AAPL", DAY)[:12]
+    service = service_for(ws_server, db, cache, fake_polygon)
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [[b] for b in bars[:5]])
+        wait_until(lambda: json.loads(cache.get("ws:agg:AAPL:1m") or "{}").get("s") == bars[4]["s"])
+        ws_server.drop("stocks")  # bars 5..8 are never sent on the socket
+        wait_until(lambda: len(ws_server.subscriptions) == 2 and ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [[b] for b in bars[9:]])
+        wait_until(lambda: service.stats.gap_fills == 1)
+    rows = sql_conn.execute("SELECT timestamp, close::float8 FROM stock_aggs WHERE symbol = 'AAPL' AND timeframe = '1m'"
+                            " ORDER BY timestamp").fetchall()
+    served = polygon_data.minute_bars("AAPL", DAY)
+    assert rows == [(datetime.fromtimestamp(t / 1000, UTC), float(c)) for t, c in zip(served.t[:12], served.c[:12],
+                                                                                         strict=True)]
+    assert service.stats.reconnects == 1
+    assert sql_conn.execute("SELECT count(*) FROM ingest_rejects").fetchone()[0] == 0
+
+
+def test_malformed_frames_and_events_are_counted_never_fatal(db, cache, sql_conn, ws_server):
+    service = service_for(ws_server, db, cache)
+    bars = minute_bar_events("AAPL", DAY)[:2]
+    with streaming(service) as errors:
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", ["not json at all", '{"a": [', '"a string"',
+                                     [{"ev": "AM", "sym": "AAPL", "o": "abc", "s": bars[0]["s"]}], [bars[1]]])
+        wait_until(lambda: service.stats.messages == 2)
+    assert errors == []
+    assert service.stats.malformed == 3
+    assert sql_conn.execute("SELECT count(*) FROM stock_aggs").fetchone()[0] == 1
+    reason = sql_conn.execute("SELECT reason FROM ingest_rejects WHERE source = 'polygon_ws'").fetchone()[0]
+    assert "'o'" in reason
+
+
+def test_auth_failed_stops_with_a_clear_error(db, cache, ws_server):
+    service = service_for(ws_server, db, cache, key="wrong-key")
+    with streaming(service) as errors:
+        wait_until(lambda: errors)
+    assert isinstance(errors[0], StreamAuthError) and "POLYGON_API_KEY" in str(errors[0])
+    assert cache.get_hash("component:stream:status")["status"] in {"auth_failed", "stopped"}
+
+
+def test_max_connections_is_retried(db, cache, ws_server, caplog):
+    ws_server.refuse_next = "max_connections"
+    service = service_for(ws_server, db, cache)
+    with streaming(service) as errors:
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+    assert errors == [] and "another client is connected with this API key" in caplog.text
+
+
+def test_sigterm_flushes_the_buffered_rows(database_url, ws_server, sql_conn, db):
+    env = {**os.environ, "ATS_DATABASE_URL": database_url, "ATS_REDIS_URL": TEST_REDIS_URL,
+           "POLYGON_WS_URL": ws_server.url, "POLYGON_API_KEY": "demo-key", "ATS_UNIVERSE": "AAPL",
+           "ATS_CRYPTO_UNIVERSE": ""}
+    process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", "stream", "--flush-seconds", "3600"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_until(lambda: ws_server.clients("stocks") == 1, timeout=60)
+        bars = minute_bar_events("AAPL", DAY)[:30]
+        ws_server.publish("stocks", [bars])
+        time.sleep(0.5)
+        assert sql_conn.execute("SELECT count(*) FROM stock_aggs").fetchone()[0] == 0  # still buffered
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output
+    assert "buffered rows written" in output
+    assert sql_conn.execute("SELECT count(*) FROM stock_aggs").fetchone()[0] == 30
