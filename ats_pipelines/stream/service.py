@@ -40,6 +40,7 @@ from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleRes
 from ats_pipelines.stream.routes import BAR_EVENTS, ROUTES, Route, topics
 
 log = logging.getLogger("ats_pipelines.stream")
+COALESCE_FRAMES = 200
 
 
 class StreamAuthError(RuntimeError):
@@ -191,8 +192,13 @@ class StreamService:
 
         reader = asyncio.create_task(read())
         try:
-            while (item := await queue.get()) is not None:
-                await self._process(cluster, *item)
+            closed = False
+            while not closed:
+                batch = [await queue.get()]
+                while not queue.empty() and len(batch) < COALESCE_FRAMES:
+                    batch.append(queue.get_nowait())  # frames that queued up meanwhile share one Redis round trip
+                closed = batch[-1] is None
+                await self._process(cluster, [item for item in batch if item is not None])
         finally:
             reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
@@ -200,47 +206,51 @@ class StreamService:
             raise reader.exception()
         raise websockets.ConnectionClosed(None, None)
 
-    async def _process(self, cluster: str, received: float, frame: str | bytes) -> None:
-        self.stats.frames += 1
-        try:
-            events = _events(frame)
-        except ValueError as exc:
-            self.stats.malformed += 1
-            log.warning("malformed %s frame ignored (%s): %.200r", cluster, exc, frame)
-            return
+    async def _process(self, cluster: str, frames: list[tuple[float, str | bytes]]) -> None:
+        """Parse frames, write their hot values to Redis in one round trip, buffer their rows."""
         hot: dict[str, bytes] = {}
         routes = ROUTES[cluster]
-        for event in events:
-            ev = event.get("ev") if isinstance(event, dict) else None
-            if ev == "status":
-                if event.get("status") in {"max_connections", "force_disconnect", "slow_consumer"}:
-                    raise StreamDisconnect(event["status"], str(event.get("message")))
-                continue
-            route = routes.get(ev)
-            if route is None:
-                self.stats.ignored += 1
-                continue
+        for _, frame in frames:
+            self.stats.frames += 1
             try:
-                symbol = route.symbol(event)
-                hot[route.redis_key(symbol)] = orjson.dumps(event)
-            except (KeyError, TypeError, ValueError) as exc:
+                events = _events(frame)
+            except ValueError as exc:
                 self.stats.malformed += 1
-                log.warning("malformed %s event ignored (%s): %.200r", ev, exc, event)
+                log.warning("malformed %s frame ignored (%s): %.200r", cluster, exc, frame)
                 continue
-            self.stats.messages += 1
-            if ev in BAR_EVENTS and isinstance(event.get("s"), int):
-                await self._bar_seen(cluster, event["s"])
-            if route.column_map is not None:
-                self._buffers.setdefault((cluster, ev), []).append(route.prepare(event) if route.prepare else event)
-                self._buffered += 1
-        self.stats.last_message_at = time.time()
+            for event in events:
+                ev = event.get("ev") if isinstance(event, dict) else None
+                if ev == "status":
+                    if event.get("status") in {"max_connections", "force_disconnect", "slow_consumer"}:
+                        raise StreamDisconnect(event["status"], str(event.get("message")))
+                    continue
+                route = routes.get(ev)
+                if route is None:
+                    self.stats.ignored += 1
+                    continue
+                try:
+                    hot[route.redis_key(route.symbol(event))] = orjson.dumps(event)
+                except (KeyError, TypeError, ValueError) as exc:
+                    self.stats.malformed += 1
+                    log.warning("malformed %s event ignored (%s): %.200r", ev, exc, event)
+                    continue
+                self.stats.messages += 1
+                if ev in BAR_EVENTS and isinstance(event.get("s"), int):
+                    await self._bar_seen(cluster, event["s"])
+                if route.column_map is not None:
+                    self._buffers.setdefault((cluster, ev), []).append(route.prepare(event) if route.prepare
+                                                                        else event)
+                    self._buffered += 1
+        if frames:
+            self.stats.last_message_at = time.time()
         if hot:
             try:
                 self.redis.set_values(hot)
             except Exception as exc:  # noqa: BLE001 - Redis down must not stop the rows reaching the database
                 self.stats.redis_errors += 1
                 log.warning("Redis write failed (%s); rows still go to the database", exc)
-            self.stats.lags.append(time.monotonic() - received)
+        done = time.monotonic()
+        self.stats.lags.extend(done - received for received, _ in frames)
         if self._buffered >= self.settings.flush_rows:
             await self.flush()
 
