@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
+import dagster as dg
 import pytest
 
 from ats_pipelines.fakes import polygon_data
@@ -177,3 +178,24 @@ def test_sigterm_flushes_the_buffered_rows(database_url, ws_server, sql_conn, db
     assert process.returncode == 0, output
     assert "buffered rows written" in output
     assert sql_conn.execute("SELECT count(*) FROM stock_aggs").fetchone()[0] == 30
+
+
+def test_the_watchdog_marks_a_silent_stream_stalled_only_in_market_hours(cache, monkeypatch):
+    from ats_pipelines.defs.cache import sensors
+    from ats_pipelines.defs.cache.stream_health import stream_health
+
+    session = datetime(2024, 3, 7, 15, 0, tzinfo=UTC)  # 10:00 New York, a regular session
+    fresh = {"last_message_at": datetime(2024, 3, 7, 14, 59, 30, tzinfo=UTC).isoformat()}
+    silent = {"last_message_at": datetime(2024, 3, 7, 14, 50, tzinfo=UTC).isoformat()}
+    assert stream_health(fresh, session)[0] == "ok"
+    assert stream_health(silent, session) == ("stalled", "market open and no message for 600 s")
+    assert stream_health({}, session)[0] == "stalled"
+    assert stream_health(silent, datetime(2024, 3, 9, 15, 0, tzinfo=UTC))[0] == "idle"  # Saturday
+    assert stream_health(silent, datetime(2024, 11, 29, 19, 0, tzinfo=UTC))[0] == "idle"  # after a 13:00 early close
+    cache.set_hashes({"component:stream:status": {"status": "connected", **silent}})
+    monkeypatch.setattr(sensors, "now", lambda: session)
+    with dg.build_sensor_context(resources={"redis": cache}) as context:
+        result = sensors.stream_watchdog_sensor(context)
+    assert "stalled" in result.skip_message
+    status = cache.get_hash("component:stream:status")
+    assert status["health"] == "stalled" and status["status"] == "connected"

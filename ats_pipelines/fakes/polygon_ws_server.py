@@ -70,12 +70,12 @@ class FakePolygonWebSocket:
     async def _handle(self, ws) -> None:
         cluster = ws.request.path.strip("/")
         await ws.send(orjson.dumps(CONNECTED).decode())
-        if self.refuse_next:
+        auth = orjson.loads(await ws.recv())
+        if self.refuse_next:  # as Polygon does: the refusal answers the auth message, then the socket closes
             status, self.refuse_next = self.refuse_next, None
             await ws.send(orjson.dumps([{"ev": "status", "status": status, "message": "refused"}]).decode())
             await ws.close()
             return
-        auth = orjson.loads(await ws.recv())
         if auth.get("action") != "auth" or auth.get("params") != self.api_key:
             await ws.send(orjson.dumps([{"ev": "status", "status": "auth_failed",
                                          "message": "authentication failed"}]).decode())

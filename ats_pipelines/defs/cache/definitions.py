@@ -11,6 +11,7 @@ from ats_pipelines.defs.cache.sensors import (
     model_cache_sensor,
     status_cache_job,
     status_cache_sensor,
+    stream_watchdog_sensor,
     trading_cache_job,
     trading_cache_sensor,
 )
@@ -18,6 +19,7 @@ from ats_pipelines.defs.cache.sensors import (
 defs = dg.Definitions(
     assets=[feature_cache, model_cache, trading_cache, status_cache],
     jobs=[feature_cache_job, model_cache_job, trading_cache_job, status_cache_job],
-    sensors=[feature_cache_sensor, model_cache_sensor, trading_cache_sensor, status_cache_sensor],
+    sensors=[feature_cache_sensor, model_cache_sensor, trading_cache_sensor, status_cache_sensor,
+             stream_watchdog_sensor],
     resources=resources,
 )

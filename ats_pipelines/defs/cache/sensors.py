@@ -8,11 +8,13 @@ every run request carries a run key made of that cursor: a sensor restarted mid-
 import hashlib
 import json
 import time
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from ats_pipelines.defs.cache.assets import feature_cache, model_cache, status_cache, trading_cache
-from ats_pipelines.resources import TimescaleResource
+from ats_pipelines.defs.cache.stream_health import stream_health
+from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.sql_files import read_sql_beside
 
 TRADING_FINGERPRINT_SQL = read_sql_beside(__file__, "trading_fingerprint.sql")
@@ -76,3 +78,20 @@ def trading_cache_sensor(context: dg.SensorEvaluationContext, timescale: Timesca
 def status_cache_sensor(context: dg.SensorEvaluationContext) -> dg.RunRequest:
     """Every five minutes: refresh system and component status."""
     return dg.RunRequest(run_key=f"status_cache:{int(time.time() // STATUS_EVERY_SECONDS)}")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dg.sensor(minimum_interval_seconds=60, default_status=dg.DefaultSensorStatus.RUNNING)
+def stream_watchdog_sensor(context: dg.SensorEvaluationContext, redis: RedisResource) -> dg.SkipReason:
+    """Every minute: mark ``component:stream:status`` stalled when the stream is silent in market hours."""
+    key = redis_keys.COMPONENT_STATUS.build(component_name="stream")
+    status = redis.get_hash(key)
+    health, reason = stream_health(status, now())
+    if health == "stalled" and status.get("health") != "stalled":
+        context.log.warning(f"stream stalled: {reason}")
+    redis.set_hashes({key: {"health": health, "health_reason": reason, "health_checked_at": now().isoformat()}},
+                     replace=False)
+    return dg.SkipReason(f"stream {health}: {reason}")
