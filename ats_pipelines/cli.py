@@ -121,6 +121,25 @@ def fake_polygon(port: int, api_key: str) -> None:
     _serve_until_interrupted(FakePolygonServer(port, Faults(api_key=api_key)), "Polygon")
 
 
+@main.command("fake-polygon-ws")
+@click.option("--port", default=8767, show_default=True)
+@click.option("--api-key", default="demo-key", show_default=True, help="the one key the server accepts")
+def fake_polygon_ws(port: int, api_key: str) -> None:
+    """Serve Polygon's WebSocket protocol with a live synthetic feed (a trade, a quote and a minute bar of
+    every subscribed symbol each second), for the demo."""
+    import time
+
+    from ats_pipelines.fakes.polygon_ws_server import serve
+
+    with serve(api_key, port, live_feed=True) as server:
+        click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
 @main.command("fake-unusual-whales")
 @click.option("--port", default=8766, show_default=True)
 @click.option("--api-key", default="demo-key", show_default=True, help="the one token the server accepts")

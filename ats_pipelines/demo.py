@@ -53,6 +53,24 @@ def _fake_server(command: str, port: int) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+@contextmanager
+def live_stream(port: int) -> Iterator[None]:
+    """``ats stream`` in a child process (against a local live-feed server unless POLYGON_WS_URL is set);
+    SIGTERM at the end makes it flush its buffer."""
+    with ExitStack() as stack:
+        if not os.environ.get("POLYGON_WS_URL"):
+            http_url = stack.enter_context(_fake_server("fake-polygon-ws", port))
+            os.environ["POLYGON_WS_URL"] = http_url.replace("http://", "ws://")
+            click.echo(f"Polygon WebSocket: local live-feed server at {os.environ['POLYGON_WS_URL']}")
+        process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", "stream"])
+        click.echo("streaming the universe into Redis and the database (ats stream)")
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 MARKET_DATA = ("stock_aggs", "stock_aggs_5m", "stock_aggs_15m", "stock_aggs_1h", "crypto_aggs", "options_aggs",
                "trades", "quotes")
 REFERENCE_AND_FLOW = ("ticker_details", "market_holidays", "market_status", "news_articles",
@@ -116,6 +134,7 @@ def run_demo(ui: bool, port: int) -> None:
         if not all(r.success for r in results):
             raise click.ClickException("a demo run failed; see the Dagster logs above")
         if ui:
+            stack.enter_context(live_stream(port + len(FAKE_SERVERS)))
             click.echo("starting the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)")
             subprocess.run([sys.executable, "-m", "dagster", "dev", "-m", "ats_pipelines.definitions",
                             "-h", "127.0.0.1", "-p", "3000"], check=False)

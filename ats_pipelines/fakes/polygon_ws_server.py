@@ -10,7 +10,9 @@ It runs its own event loop in a thread, so a test (or a benchmark) drives it fro
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -26,8 +28,9 @@ CONNECTED = [{"ev": "status", "status": "connected", "message": "Connected Succe
 class FakePolygonWebSocket:
     """See the module docstring; ``url`` is the base (append ``/stocks`` or ``/crypto``)."""
 
-    def __init__(self, api_key: str = "demo-key") -> None:
+    def __init__(self, api_key: str = "demo-key", live_feed: bool = False) -> None:
         self.api_key = api_key
+        self.live_feed = live_feed  # push a trade, a quote and a minute bar of each subscribed symbol every second
         self.refuse_next: str | None = None
         self.subscriptions: list[tuple[str, str]] = []
         self.connections = 0
@@ -84,6 +87,7 @@ class FakePolygonWebSocket:
         await ws.send(orjson.dumps([{"ev": "status", "status": "auth_success", "message": "authenticated"}]).decode())
         self.connections += 1
         self._clients.setdefault(cluster, set()).add(ws)
+        feeds: list[asyncio.Task] = []
         try:
             async for message in ws:
                 request = orjson.loads(message)
@@ -92,10 +96,14 @@ class FakePolygonWebSocket:
                     await ws.send(orjson.dumps([{"ev": "status", "status": "success",
                                                  "message": f"subscribed to: {topic}"}
                                                 for topic in request["params"].split(",")]).decode())
+                    if self.live_feed:
+                        feeds.append(asyncio.create_task(_live_feed(ws, request["params"].split(","))))
         except websockets.ConnectionClosed:
             pass
         finally:
             self._clients[cluster].discard(ws)
+            for feed in feeds:
+                feed.cancel()
 
     def _call(self, coroutine) -> object:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(30)
@@ -125,9 +133,35 @@ class FakePolygonWebSocket:
         self._call(close())
 
 
+async def _live_feed(ws, topics: list[str]) -> None:
+    """Every second, an event of each subscribed topic stamped with the current time (a random walk)."""
+    price: dict[str, float] = {}
+    sequence = 0
+    while True:
+        now_ms = int(time.time() * 1000)
+        events = []
+        for topic in topics:
+            ev, _, name = topic.partition(".")
+            sequence += 1
+            p = price[name] = price.get(name, 100.0) * (1 + random.gauss(0, 0.0005))
+            side = {"sym": name} if ev in {"T", "Q", "AM"} else {"pair": name}
+            if ev in {"T", "XT"}:
+                events.append({"ev": ev, **side, "x": 4, "i": str(sequence), "p": round(p, 4), "s": 100, "t": now_ms,
+                               "q": sequence})
+            elif ev in {"Q", "XQ"}:
+                events.append({"ev": ev, **side, "bx": 19, "bp": round(p - 0.01, 4), "bs": 2, "ax": 11,
+                               "ap": round(p + 0.01, 4), "as": 3, "t": now_ms, "q": sequence})
+            else:
+                start = now_ms // 60_000 * 60_000
+                events.append({"ev": ev, **side, "v": 1000, "vw": round(p, 4), "o": round(p, 4), "c": round(p, 4),
+                               "h": round(p * 1.001, 4), "l": round(p * 0.999, 4), "s": start, "e": start + 60_000})
+        await ws.send(orjson.dumps(events).decode())
+        await asyncio.sleep(1)
+
+
 @contextmanager
-def serve(api_key: str = "demo-key", port: int = 0) -> Iterator[FakePolygonWebSocket]:
-    server = FakePolygonWebSocket(api_key).start(port)
+def serve(api_key: str = "demo-key", port: int = 0, live_feed: bool = False) -> Iterator[FakePolygonWebSocket]:
+    server = FakePolygonWebSocket(api_key, live_feed).start(port)
     try:
         yield server
     finally:

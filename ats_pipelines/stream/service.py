@@ -124,6 +124,7 @@ class StreamService:
                 task.cancel()
             await asyncio.gather(*tasks, stop, return_exceptions=True)
             await self.flush()
+            self.state = dict.fromkeys(self.state, "stopped")
             self._report("stopped")
 
     async def _cluster(self, cluster: str) -> None:
