@@ -20,6 +20,8 @@ bench: setup
 	$(VENV)/python -m bench.backfill_bench
 	$(VENV)/python -m bench.features_bench
 	$(VENV)/python -m bench.train_bench
+	$(VENV)/python -m bench.cache_bench
+	$(VENV)/python -m bench.stream_bench
 
 lint: setup
 	$(VENV)/ruff check ats_pipelines tests bench
