@@ -18,7 +18,7 @@ KEY_COLUMNS_MADE_NOT_NULL = {
     ("trades", "trade_id"),
     ("unusual_whales_options", "alert_id"),
 }
-FOREIGN_KEYS_WITHOUT_TARGET_TABLE = {("orders", "strategy_id"), ("positions", "strategy_id")}
+FOREIGN_KEYS_WITHOUT_TARGET_TABLE: set[tuple[str, str]] = set()  # strategies came with migration 0008
 HYPERTABLE_INTERVALS = spec_hypertable_intervals()
 
 SPEC = spec_tables()
@@ -103,7 +103,7 @@ def test_primary_unique_and_foreign_keys_match_the_spec(sql_conn, table):
     spec_fks = {c.name for c in spec.columns if "FOREIGN KEY" in c.constraints}
     assert set(fks) == spec_fks - {c for t, c in FOREIGN_KEYS_WITHOUT_TARGET_TABLE if t == table}
     for column, target in fks.items():
-        assert target == {"model_id": "models", "signal_id": "trading_signals"}[column]
+        assert target == {"model_id": "models", "signal_id": "trading_signals", "strategy_id": "strategies"}[column]
 
 
 @pytest.mark.parametrize("table", sorted(SPEC))

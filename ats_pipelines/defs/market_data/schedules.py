@@ -33,12 +33,22 @@ refetch_job = dg.define_asset_job(
 )
 
 
-@dg.schedule(job=session_job, cron_schedule="30 18 * * 1-5", execution_timezone="America/New_York",
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def after_close_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """18:30 New York on weekdays: ingest today's session (holidays fetch nothing and pass)."""
-    day = context.scheduled_execution_time.astimezone(NEW_YORK).date()
-    return dg.RunRequest(run_key=f"session-{day}", partition_key=day.isoformat())
+def session_schedule(name: str, job, cron: str, description: str
+                     ) -> dg.ScheduleDefinition:
+    """A weekday schedule (New York time) that runs ``job`` for the partition of the session that closed today."""
+
+    @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone="America/New_York",
+                 default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        day = context.scheduled_execution_time.astimezone(NEW_YORK).date()
+        return dg.RunRequest(run_key=f"{name}-{day}", partition_key=day.isoformat())
+
+    return _schedule
+
+
+after_close_schedule = session_schedule(
+    "after_close_schedule", session_job, "30 18 * * 1-5",
+    "18:30 New York on weekdays: ingest today's session (holidays fetch nothing and pass).")
 
 
 @dg.schedule(job=crypto_job, cron_schedule="15 0 * * *", execution_timezone="UTC",

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
+from ats_pipelines.defs.market_data.schedules import session_schedule
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
-from ats_pipelines.market_calendar import NEW_YORK
 
 training_job = dg.define_asset_job("training_job", selection=[train_model_assets],
                                    description="One walk-forward training with the promotion gate.")
@@ -17,9 +17,6 @@ weekly_training_schedule = dg.ScheduleDefinition(
 )
 
 
-@dg.schedule(job=signals_job, cron_schedule="30 19 * * 1-5", execution_timezone="America/New_York",
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def signals_after_features_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """19:30 New York on weekdays, after features_after_close_schedule: today's signals."""
-    day = context.scheduled_execution_time.astimezone(NEW_YORK).date()
-    return dg.RunRequest(run_key=f"signals-{day}", partition_key=day.isoformat())
+signals_after_features_schedule = session_schedule(
+    "signals_after_features_schedule", signals_job, "30 19 * * 1-5",
+    "19:30 New York on weekdays, after features_after_close_schedule: today's signals of the active model.")
