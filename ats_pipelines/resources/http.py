@@ -35,6 +35,11 @@ class ApiError(RuntimeError):
         super().__init__(f"{vendor} API {where} for {path}: {message}")
 
 
+class ApiUncertainError(ApiError):
+    """A request that must not be repeated blindly (an order) got no clear answer: a timeout, a dropped
+    connection or a 5xx. The vendor may or may not have acted on it; the caller must find out."""
+
+
 class ApiAuthError(ApiError):
     """401/403: the key is missing, wrong, or not entitled to this data. Never retried."""
 
@@ -168,14 +173,14 @@ class ApiClient:
     """
 
     def __init__(self, vendor: str, base_url: str, api_key: str, *, requests_per_minute: float,
-                 retry: RetryPolicy, timeout_seconds: float = 30.0):
+                 retry: RetryPolicy, timeout_seconds: float = 30.0, auth_headers: Mapping[str, str] | None = None):
         self.vendor = vendor
         self.retry = retry
         self.limiter = shared_limiter(vendor, requests_per_minute)
         self.stats = RequestStats()
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip",
+            headers={**(auth_headers or {"Authorization": f"Bearer {api_key}"}), "Accept-Encoding": "gzip",
                      "User-Agent": "ats-pipelines"},
             timeout=httpx.Timeout(timeout_seconds),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
@@ -186,26 +191,41 @@ class ApiClient:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` (relative to the base URL) and decode its JSON body, retrying what may pass."""
+        return self.request_json("GET", path, params=params)
+
+    def request_json(self, method: str, path: str, params: Mapping[str, Any] | None = None, json: Any = None,
+                     idempotent: bool = True) -> Any:
+        """Send a request and decode its JSON body (None for an empty one, as 204 has).
+
+        An ``idempotent`` request is retried on timeouts, dropped connections and 413/429/499/5xx. One that
+        is not (submitting an order) is retried only on 429, which guarantees it was not processed; any
+        other failure to get an answer raises :class:`ApiUncertainError`.
+        """
         attempt = 0
         while True:
             self.stats.add(throttled=self.limiter.acquire())
             started = time.monotonic()
             try:
-                response = self._http.get(path, params=params)
+                response = self._http.request(method, path, params=params, json=json)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 self.stats.add(requests=1, seconds=time.monotonic() - started)
+                if not idempotent:
+                    raise ApiUncertainError(self.vendor, None, path, f"{type(exc).__name__}: no answer") from None
                 if attempt >= self.retry.max_retries:
                     raise ApiError(self.vendor, None, path, f"{type(exc).__name__} after {attempt} retries") from None
                 self._wait(attempt, None)
                 attempt += 1
                 continue
             self.stats.add(requests=1, seconds=time.monotonic() - started)
-            if response.status_code == 200:
+            if 200 <= response.status_code < 300:
+                if not response.content:
+                    return None
                 try:
                     return orjson.loads(response.content)
                 except orjson.JSONDecodeError as exc:
-                    raise ApiError(self.vendor, 200, path, f"body is not JSON ({exc})") from None
-            if response.status_code in RETRY_STATUSES and attempt < self.retry.max_retries:
+                    raise ApiError(self.vendor, response.status_code, path, f"body is not JSON ({exc})") from None
+            retryable = response.status_code == 429 or (idempotent and response.status_code in RETRY_STATUSES)
+            if retryable and attempt < self.retry.max_retries:
                 retry_after = retry_after_seconds(response.headers)
                 if response.status_code == 429:
                     self.limiter.pause(self.retry.delay(attempt, retry_after))
@@ -214,6 +234,8 @@ class ApiClient:
                     self._wait(attempt, retry_after)
                 attempt += 1
                 continue
+            if not idempotent and response.status_code >= 500:
+                raise ApiUncertainError(self.vendor, response.status_code, path, error_message(response))
             raise self._error(response, path)
 
     def _wait(self, attempt: int, retry_after: float | None) -> None:

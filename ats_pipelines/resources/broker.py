@@ -1,0 +1,85 @@
+"""What every broker looks like to the trading code: orders and positions in one shape, whoever holds them.
+
+Implementations: :class:`~ats_pipelines.resources.alpaca.AlpacaBroker` (trading API v2, paper by default)
+and :class:`~ats_pipelines.resources.simulated_broker.SimulatedBroker` (fills against the stored bars).
+Submitting is idempotent by ``client_order_id``: submitting the same id twice returns the first order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled", "accepted_for_bidding", "held",
+                           "pending_review", "pending_cancel", "pending_replace", "calculated", "done_for_day"})
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order to place; ``client_order_id`` (at most 48 characters) makes it idempotent."""
+
+    client_order_id: str
+    symbol: str
+    side: str  # buy | sell
+    qty: float
+    type: str = "market"
+    limit_price: float | None = None
+    time_in_force: str = "day"
+
+    def __post_init__(self) -> None:
+        if not 0 < len(self.client_order_id) <= 48:
+            raise ValueError("client_order_id must have 1 to 48 characters")
+        if self.side not in {"buy", "sell"} or self.qty <= 0:
+            raise ValueError(f"bad order: side {self.side!r}, qty {self.qty}")
+
+
+@dataclass(frozen=True)
+class BrokerOrder:
+    """An order as the broker reports it."""
+
+    broker_order_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    type: str
+    status: str
+    filled_qty: float
+    filled_avg_price: float | None
+    limit_price: float | None
+    created_at: datetime
+    updated_at: datetime
+    commission: float = 0.0
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    """A position as the broker reports it (``qty`` negative when short)."""
+
+    symbol: str
+    qty: float
+    avg_entry_price: float
+    current_price: float
+    unrealized_pl: float
+    unrealized_plpc: float
+
+
+class Broker(Protocol):
+    """The operations the trading domain needs from a broker."""
+
+    def submit_order(self, request: OrderRequest) -> BrokerOrder: ...
+
+    def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+
+    def open_orders(self) -> list[BrokerOrder]: ...
+
+    def cancel_all_orders(self) -> int: ...
+
+    def positions(self) -> list[BrokerPosition]: ...
+
+    def close_all_positions(self) -> list[BrokerOrder]: ...
