@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import click
 
@@ -109,6 +110,52 @@ def stream(flush_seconds: float) -> None:
     except StreamAuthError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("stream stopped; buffered rows written")
+
+
+@main.command("emergency-stop")
+@click.option("--reason", required=True, help="why: recorded with the stop")
+@click.option("--liquidate", is_flag=True, help="also close every position at the broker")
+def emergency_stop(reason: str, liquidate: bool) -> None:
+    """Stop all trading now: record the stop, mirror it to Redis, cancel open orders (and liquidate).
+    No order goes out until `ats resume`."""
+    import getpass
+
+    from ats_pipelines.defs.trading.emergency import trigger_stop
+    from ats_pipelines.resources import RedisResource
+
+    with _configured_broker() as broker:
+        event = trigger_stop(TimescaleResource(), RedisResource(), broker, trigger_type="manual", description=reason,
+                             triggered_by=f"cli:{getpass.getuser()}", liquidate=liquidate)
+    click.echo(f"emergency stop {event} in force" + ("" if broker else " (no broker configured: nothing canceled)"))
+
+
+@main.command()
+@click.option("--resolution", required=True, help="what was done: recorded with every resolved stop")
+def resume(resolution: str) -> None:
+    """Lift the emergency stop, recording the resolution."""
+    import getpass
+
+    from ats_pipelines.defs.trading.emergency import resume as resume_trading
+    from ats_pipelines.resources import RedisResource
+
+    count = resume_trading(TimescaleResource(), RedisResource(), resolution=resolution,
+                           resolved_by=f"cli:{getpass.getuser()}")
+    click.echo(f"{count} emergency stop(s) resolved; orders may go out again")
+
+
+@contextmanager
+def _configured_broker():
+    """The Alpaca broker when ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY are set, else None."""
+    import os
+
+    from ats_pipelines.resources.alpaca import AlpacaResource
+
+    key, secret = os.environ.get("ALPACA_API_KEY_ID"), os.environ.get("ALPACA_API_SECRET_KEY")
+    if not (key and secret):
+        yield None
+        return
+    with AlpacaResource(api_key=key, secret_key=secret).broker() as broker:
+        yield broker
 
 
 @main.command("fake-polygon")

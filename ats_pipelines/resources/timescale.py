@@ -44,6 +44,7 @@ class TimescaleResource(dg.ConfigurableResource):
         default=None, description="libpq URL; defaults to the ATS_DATABASE_URL environment variable"
     )
     pool_size: int = Field(default=4, description="most connections the pool opens")
+    connect_timeout_seconds: float = Field(default=30.0, description="how long to wait for a connection")
 
     _pool: ConnectionPool | None = PrivateAttr(default=None)
     _tables: dict[str, TableInfo] = PrivateAttr(default_factory=dict)
@@ -63,9 +64,9 @@ class TimescaleResource(dg.ConfigurableResource):
         if self._pool is None:
             self._pool = ConnectionPool(
                 self.url, min_size=1, max_size=self.pool_size, configure=_configure_session, open=True,
-                name="ats_timescale",
+                name="ats_timescale", timeout=self.connect_timeout_seconds,
             )
-            self._pool.wait(timeout=30)
+            self._pool.wait(timeout=self.connect_timeout_seconds)
         with self._pool.connection() as conn:
             yield conn
 

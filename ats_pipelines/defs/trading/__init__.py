@@ -1,0 +1,1 @@
+"""Trading: orders and positions through a broker, risk limits and the emergency stop."""
