@@ -9,6 +9,7 @@ from ats_pipelines.defs.models import definitions as models
 from ats_pipelines.defs.monitoring import definitions as monitoring
 from ats_pipelines.defs.options_flow import definitions as options_flow
 from ats_pipelines.defs.reference import definitions as reference
+from ats_pipelines.defs.trading import definitions as trading
 
-defs = dg.Definitions.merge(market_data.defs, reference.defs, options_flow.defs, features.defs,
-                                models.defs, cache.defs, monitoring.defs)
+defs = dg.Definitions.merge(market_data.defs, reference.defs, options_flow.defs, features.defs, models.defs,
+                            trading.defs, cache.defs, monitoring.defs)

@@ -1,0 +1,124 @@
+"""Signals into orders and positions against the real PostgreSQL and Redis, with the local Alpaca-compatible
+broker: exactly one order per signal (even when a submit's answer is lost), risk limits, partial fills and
+rejections, the emergency stop checked before each submit, positions with P&L."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from ats_pipelines.defs.trading.assets import orders, positions
+from ats_pipelines.defs.trading.emergency import trigger_stop
+from ats_pipelines.fakes.alpaca_server import serve
+from ats_pipelines.resources.alpaca import AlpacaResource
+
+DAY = "2024-03-07"
+T0 = datetime(2024, 3, 7, 15, 0, tzinfo=UTC)
+PRICES = {"AAPL": 190.0, "MSFT": 400.0, "NVDA": 800.0, "TSLA": 180.0}
+
+
+@pytest.fixture
+def alpaca():
+    with serve() as server:
+        server.prices = dict(PRICES)
+        yield server
+
+
+def broker_for(server, timeout: float = 0.5) -> AlpacaResource:
+    return AlpacaResource(api_key="demo-key-id", secret_key="demo-secret", base_url=server.base_url,
+                          timeout_seconds=timeout, backoff_seconds=0.01, requests_per_minute=6000)
+
+
+def write_signals(db, sql_conn, signals: list[tuple[str, str, int]]) -> None:
+    """A model and its signals ((symbol, side, minute)), with the bars they were scored on."""
+    model_id = str(uuid.uuid4())
+    sql_conn.execute("INSERT INTO models VALUES (%s, 'next_bar_direction_xgb', 'xgboost', 't', '{sig}', '{}',"
+                     " '{\"held_out\": {\"auc\": 0.6}}', now(), now(), '1', 'active', '/m.ubj')", (model_id,))
+    for symbol, side, minute in signals:
+        t = T0 + timedelta(minutes=minute)
+        sql_conn.execute("INSERT INTO trading_signals VALUES (%s, %s, %s, %s, 0.7, %s, '1m', '{}', '{\"sig\": 1}')",
+                         (str(uuid.uuid4()), t, symbol, side, model_id))
+    db.write("stock_aggs", pl.DataFrame([{
+        "timestamp": T0 + timedelta(minutes=m), "symbol": s, "open": PRICES[s], "high": PRICES[s], "low": PRICES[s],
+        "close": PRICES[s], "volume": 1000, "timeframe": "1m", "adjusted": True} for s, _, m in signals]))
+
+
+def trade(db, cache, server, raise_on_error: bool = True, **config):
+    settings = {"config": {"max_signal_age_minutes": 1e9, **config}}
+    run_config = {"ops": {"orders": settings, "positions": settings}}
+    return dg.materialize([orders, positions], partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
+                          resources={"timescale": db, "redis": cache, "broker": broker_for(server)},
+                          run_config=run_config, raise_on_error=raise_on_error)
+
+
+def meta(result, asset="orders") -> dict:
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset)
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_a_signal_becomes_exactly_one_order_even_when_the_submit_answer_is_lost(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    alpaca.accept_then_stall_seconds = 2.0  # the broker takes the order, the answer never arrives in time
+    first = trade(db, cache, alpaca)
+    assert meta(first)["orders_submitted"] == 1 and len(alpaca.orders) == 1
+    row = sql_conn.execute("SELECT status, quantity::float8, filled_quantity::float8, filled_price::float8,"
+                           " external_order_id, strategy_id IS NOT NULL FROM orders").fetchone()
+    assert row == ("filled", 52.0, 52.0, 190.0, next(iter(alpaca.orders)), True)  # floor(10,000 / 190)
+    trade(db, cache, alpaca)  # a re-run of the same partition
+    assert len(alpaca.orders) == 1 and sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1
+    pos = sql_conn.execute("SELECT symbol, quantity::float8, entry_price::float8, status FROM positions").fetchall()
+    assert pos == [("AAPL", 52.0, 190.0, "open")]
+
+
+def test_risk_limits_block_with_a_reason_and_partial_fills_and_rejections_are_recorded(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0), ("AAPL", "buy", 1), ("AAPL", "buy", 2), ("MSFT", "sell", 3),
+                                 ("TSLA", "buy", 4), ("NVDA", "buy", 5)])
+    alpaca.reject_symbols = {"TSLA"}
+    alpaca.partial_fill_share = 0.5
+    result = trade(db, cache, alpaca, max_position_value=20_000)
+    md = meta(result)
+    assert (md["orders_submitted"], md["orders_rejected"], md["signals_blocked"]) == (3, 1, 2)
+    reasons = {r[0] for r in sql_conn.execute("SELECT message FROM alerts WHERE alert_type = 'risk_limit'")}
+    assert any("position in AAPL would be" in r and "limit 20,000.00" in r for r in reasons)
+    assert any("nothing held to sell" in r for r in reasons)
+    statuses = dict(sql_conn.execute("SELECT symbol, status FROM orders WHERE symbol <> 'AAPL'").fetchall())
+    assert statuses == {"TSLA": "rejected", "NVDA": "partially_filled"}
+    rejected = sql_conn.execute("SELECT message FROM alerts WHERE alert_type = 'order_rejected'").fetchone()[0]
+    assert "insufficient buying power" in rejected
+    trade(db, cache, alpaca, max_position_value=20_000)
+    assert sql_conn.execute("SELECT count(*) FROM alerts").fetchone()[0] == 3  # never the same alert twice
+
+
+def test_the_emergency_stop_blocks_the_next_order_and_a_broker_error_streak_triggers_it(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0), ("MSFT", "buy", 1)])
+    trigger_stop(db, cache, None, trigger_type="manual", description="test", triggered_by="pytest")
+    md = meta(trade(db, cache, alpaca))
+    assert md["orders_submitted"] == 0 and "emergency stop in force" in md["emergency_stop"]
+    assert alpaca.orders == {} and sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
+    sql_conn.execute("UPDATE emergency_events SET resolution_time = now()")
+    cache.set_values({"emergency:status": json.dumps({"active": False})})
+    alpaca.reject_symbols = {"AAPL", "MSFT"}
+    md = meta(trade(db, cache, alpaca, max_broker_errors_in_a_row=2))
+    assert md["orders_rejected"] == 2 and md["emergency_stop"] == "2 broker errors in a row"
+    assert sql_conn.execute("SELECT trigger_type FROM emergency_events WHERE resolution_time IS NULL"
+                            ).fetchall() == [("broker_errors",)]
+    assert json.loads(cache.get("emergency:status"))["active"] is True
+
+
+def test_closed_positions_are_kept_and_pnl_follows_the_broker(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    trade(db, cache, alpaca)
+    alpaca.positions["AAPL"].update(current_price="200.00", unrealized_pl="520.00", unrealized_plpc="0.052632")
+    dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
+                   resources={"timescale": db, "broker": broker_for(alpaca)})
+    assert sql_conn.execute("SELECT pnl::float8, pnl_percentage::float8, current_price::float8 FROM positions"
+                            ).fetchone() == (520.0, 5.2632, 200.0)
+    alpaca.positions.clear()
+    dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
+                   resources={"timescale": db, "broker": broker_for(alpaca)})
+    assert sql_conn.execute("SELECT symbol, status FROM positions").fetchall() == [("AAPL", "closed")]
