@@ -8,7 +8,6 @@ refuses orders ``max_broker_errors_in_a_row`` times in a row triggers the emerge
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from datetime import datetime
 
 import polars as pl
 
+from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.defs.trading.emergency import stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order
 from ats_pipelines.resources import RedisResource, TimescaleResource
@@ -30,7 +30,6 @@ ORDERS_SINCE_SQL = read_sql_beside(__file__, "orders_since.sql")
 INSERT_ORDER_SQL = read_sql_beside(__file__, "insert_order.sql")
 UPDATE_ORDER_SQL = read_sql_beside(__file__, "update_order.sql")
 OPEN_ORDERS_SQL = read_sql_beside(__file__, "open_orders.sql")
-INSERT_ALERT_SQL = read_sql_beside(__file__, "insert_alert.sql")
 SYNC_POSITION_SQL = read_sql_beside(__file__, "sync_position.sql")
 CLOSE_POSITIONS_SQL = read_sql_beside(__file__, "close_positions.sql")
 
@@ -147,8 +146,6 @@ def _order_update(order: str, placed: BrokerOrder | None = None, status: str | N
             "commission": placed.commission if placed else 0}
 
 
-def _alert(timescale: TimescaleResource, alert_type: str, severity: str, message: str, metadata: dict) -> None:
-    cause = f"{alert_type}|{json.dumps(metadata, sort_keys=True)}"
-    timescale.execute(INSERT_ALERT_SQL, {"alert_id": str(uuid.uuid5(ORDER_NAMESPACE, cause)), "alert_type": alert_type,
-                                         "severity": severity, "message": message[:2000], "component": "trading",
-                                         "metadata": json.dumps(metadata)})
+def _alert(timescale: TimescaleResource, alert_type: str, severity: str, message: str, cause: dict) -> None:
+    record_alert(timescale, alert_type=alert_type, severity=severity, component="trading", message=message,
+                 cause=cause)
