@@ -1,0 +1,136 @@
+"""A broker that fills against the stored bars, for the demo and for backtests.
+
+An order submitted at the simulation clock fills at the open of the symbol's next bar, moved against the
+trader by ``slippage_bps``, with ``commission_per_share``; no bar may fill more than ``max_volume_share`` of
+its volume, so a large order fills over several bars (partially filled meanwhile). Amounts are kept in
+``Decimal`` and rounded to the cent, so P&L can be checked by hand. Same interface as the Alpaca broker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from ats_pipelines.resources.broker import BrokerOrder, BrokerPosition, OrderRequest
+from ats_pipelines.resources.timescale import TimescaleResource
+from ats_pipelines.sql_files import read_sql_beside
+
+NEXT_BARS_SQL = read_sql_beside(__file__, "next_bars.sql")
+LAST_CLOSE_SQL = read_sql_beside(__file__, "last_close.sql")
+CENT = Decimal("0.01")
+SIM_NAMESPACE = uuid.UUID("9a7b0d3c-6b1e-4f5a-8c2d-1e3f5a7b9c0d")
+
+
+def money(value: Decimal | float) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class _Holding:
+    qty: Decimal = Decimal(0)
+    avg_price: Decimal = Decimal(0)
+
+
+class SimulatedBroker:
+    """See the module docstring; advance :attr:`clock` as simulated time passes."""
+
+    def __init__(self, timescale: TimescaleResource, clock: datetime, *, timeframe: str = "1m",
+                 slippage_bps: float = 5.0, commission_per_share: float = 0.005, max_volume_share: float = 0.1,
+                 cash: float = 100_000.0, lookahead_bars: int = 500) -> None:
+        self.timescale, self.clock, self.timeframe = timescale, clock, timeframe
+        self.slippage = Decimal(str(slippage_bps)) / Decimal(10_000)
+        self.commission_per_share = Decimal(str(commission_per_share))
+        self.max_volume_share, self.lookahead_bars = max_volume_share, lookahead_bars
+        self.cash = money(cash)
+        self.realized_pnl = Decimal(0)
+        self.commissions = Decimal(0)
+        self._orders: dict[str, BrokerOrder] = {}
+        self._holdings: dict[str, _Holding] = {}
+
+    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+        if request.client_order_id in self._orders:
+            return self._orders[request.client_order_id]
+        sign = 1 if request.side == "buy" else -1
+        remaining, cost, filled, last = Decimal(str(request.qty)), Decimal(0), Decimal(0), self.clock
+        bars = self.timescale.read(NEXT_BARS_SQL, {"symbol": request.symbol, "timeframe": self.timeframe,
+                                                   "after": self.clock, "bars": self.lookahead_bars})
+        for timestamp, open_price, _, volume in bars.iter_rows():
+            take = min(remaining, Decimal(int(volume * self.max_volume_share)))
+            if take <= 0:
+                continue
+            price = money(Decimal(str(open_price)) * (1 + sign * self.slippage))
+            cost += price * take
+            filled += take
+            remaining -= take
+            last = timestamp
+            if remaining == 0:
+                break
+        commission = money(filled * self.commission_per_share)
+        average = (cost / filled) if filled else None
+        if filled:
+            self._book(request.symbol, sign * filled, average, commission)
+        status = "filled" if remaining == 0 else "partially_filled" if filled else "accepted"
+        order = BrokerOrder(str(uuid.uuid5(SIM_NAMESPACE, request.client_order_id)), request.client_order_id,
+                            request.symbol, request.side, request.qty, request.type, status, float(filled),
+                            float(average) if average is not None else None, request.limit_price, self.clock, last,
+                            float(commission))
+        self._orders[request.client_order_id] = order
+        return order
+
+    def _book(self, symbol: str, delta: Decimal, price: Decimal, commission: Decimal) -> None:
+        """Move cash and the holding; a reduction realises (price - average entry) on the closed quantity."""
+        holding = self._holdings.setdefault(symbol, _Holding())
+        self.cash -= money(delta * price) + commission
+        self.commissions += commission
+        self.realized_pnl -= commission
+        if holding.qty and (holding.qty > 0) != (delta > 0):
+            closed = min(abs(delta), abs(holding.qty))
+            direction = 1 if holding.qty > 0 else -1
+            self.realized_pnl += money((price - holding.avg_price) * closed * direction)
+        new_qty = holding.qty + delta
+        if new_qty == 0:
+            self._holdings.pop(symbol)
+            return
+        if holding.qty == 0 or (holding.qty > 0) == (delta > 0):
+            holding.avg_price = (holding.avg_price * holding.qty + price * delta) / new_qty
+        elif (new_qty > 0) != (holding.qty > 0):
+            holding.avg_price = price  # flipped through zero: the rest opened at this price
+        holding.qty = new_qty
+
+    def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
+        return self._orders.get(client_order_id)
+
+    def open_orders(self) -> list[BrokerOrder]:
+        return [o for o in self._orders.values() if o.is_open]
+
+    def cancel_all_orders(self) -> int:
+        open_ids = [cid for cid, o in self._orders.items() if o.is_open]
+        for cid in open_ids:
+            self._orders[cid] = replace(self._orders[cid], status="canceled", updated_at=self.clock)
+        return len(open_ids)
+
+    def mark(self, symbol: str) -> float | None:
+        """The symbol's last close at the clock."""
+        found = self.timescale.read(LAST_CLOSE_SQL, {"symbol": symbol, "timeframe": self.timeframe, "at": self.clock})
+        return found.item() if found.height else None
+
+    def positions(self) -> list[BrokerPosition]:
+        held = []
+        for symbol, h in self._holdings.items():
+            price = Decimal(str(self.mark(symbol) or h.avg_price))
+            pnl = money((price - h.avg_price) * h.qty)
+            held.append(BrokerPosition(symbol, float(h.qty), float(money(h.avg_price)), float(price), float(pnl),
+                                       float((price - h.avg_price) / h.avg_price) if h.avg_price else 0.0))
+        return held
+
+    def close_all_positions(self) -> list[BrokerOrder]:
+        return [self.submit_order(OrderRequest(f"close-{uuid.uuid4().hex[:20]}", symbol,
+                                               "sell" if h.qty > 0 else "buy", float(abs(h.qty))))
+                for symbol, h in list(self._holdings.items())]
+
+    def equity(self) -> Decimal:
+        """Cash plus every holding at its mark."""
+        return self.cash + sum((money(Decimal(str(self.mark(s) or h.avg_price)) * h.qty)
+                                for s, h in self._holdings.items()), Decimal(0))
