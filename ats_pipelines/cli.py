@@ -112,6 +112,25 @@ def stream(flush_seconds: float) -> None:
     click.echo("stream stopped; buffered rows written")
 
 
+@main.command()
+@click.option("--model", "model_name", default="next_bar_direction_xgb", show_default=True,
+              help="whose stored signals to trade")
+@click.option("--start", default="2000-01-01", show_default=True, help="first day (UTC)")
+@click.option("--end", default="2100-01-01", show_default=True, help="day after the last (UTC)")
+@click.option("--cash", default=100_000.0, show_default=True)
+def backtest(model_name: str, start: str, end: str, cash: float) -> None:
+    """Trade a model's stored signals through the risk limits and the simulated broker (fills at the next
+    bar's open against the stored bars) and print the equity curve and its summary."""
+    from datetime import UTC, datetime
+
+    from ats_pipelines.defs.trading.backtest import run_backtest
+    from ats_pipelines.defs.trading.risk import RiskLimits
+
+    result = run_backtest(TimescaleResource(), model_name, datetime.fromisoformat(start).replace(tzinfo=UTC),
+                          datetime.fromisoformat(end).replace(tzinfo=UTC), RiskLimits(), cash=cash)
+    click.echo(f"backtest of {model_name}:\n{result.summary()}")
+
+
 @main.command("emergency-stop")
 @click.option("--reason", required=True, help="why: recorded with the stop")
 @click.option("--liquidate", is_flag=True, help="also close every position at the broker")

@@ -24,18 +24,20 @@ def test_a_round_trip_matches_the_hand_computed_pnl_to_the_cent(db):
     bars(db, [100.00, 101.00, 103.00, 104.00])
     broker = SimulatedBroker(db, T0, slippage_bps=10, commission_per_share=0.01, cash=10_000)
     buy = broker.submit_order(OrderRequest("b1", "AAPL", "buy", 10))
-    # the next bar after 14:30 opens at 101.00; +10 bp = 101.101 -> 101.10; commission 10 x 0.01 = 0.10
-    assert (buy.status, buy.filled_qty, buy.filled_avg_price, buy.commission) == ("filled", 10.0, 101.10, 0.10)
-    assert broker.cash == Decimal("8988.90")  # 10,000 - 1,011.00 - 0.10
+    # the bar opening at 14:30 opens at 100.00; +10 bp = 100.10; commission 10 x 0.01 = 0.10
+    assert (buy.status, buy.filled_qty, buy.filled_avg_price, buy.commission) == ("filled", 10.0, 100.10, 0.10)
+    assert broker.cash == Decimal("8998.90")  # 10,000 - 1,001.00 - 0.10
     broker.clock = T0 + timedelta(minutes=1, seconds=30)
     [position] = broker.positions()
-    assert (position.qty, position.avg_entry_price, position.current_price) == (10.0, 101.10, 101.50)
-    assert position.unrealized_pl == 4.00  # (101.50 - 101.10) x 10
+    # marked at the close of the last bar that had ended by 14:31:30 (the 14:30 bar: 100.50), not the open one
+    assert (position.qty, position.avg_entry_price, position.current_price) == (10.0, 100.10, 100.50)
+    assert position.unrealized_pl == 4.00  # (100.50 - 100.10) x 10
     sell = broker.submit_order(OrderRequest("s1", "AAPL", "sell", 10))
-    # next open 103.00; -10 bp = 102.897 -> 102.90; realised (102.90 - 101.10) x 10 = 18.00, minus 0.20 commission
+    # the next bar to open is 14:32's at 103.00; -10 bp = 102.897 -> 102.90
+    # realised (102.90 - 100.10) x 10 = 28.00, minus 0.20 commission
     assert sell.filled_avg_price == 102.90
-    assert broker.realized_pnl == Decimal("17.80")
-    assert broker.cash == Decimal("10017.80") and broker.equity() == Decimal("10017.80")
+    assert broker.realized_pnl == Decimal("27.80")
+    assert broker.cash == Decimal("10027.80") and broker.equity() == Decimal("10027.80")
     assert broker.positions() == []
     assert broker.submit_order(OrderRequest("s1", "AAPL", "sell", 10)) == sell  # idempotent by client id
 
@@ -43,8 +45,37 @@ def test_a_round_trip_matches_the_hand_computed_pnl_to_the_cent(db):
 def test_an_order_larger_than_the_volume_share_fills_over_several_bars(db):
     bars(db, [100.00, 100.00, 102.00, 104.00], volume=50)  # 10 % of 50 = 5 shares a bar
     broker = SimulatedBroker(db, T0, slippage_bps=0, commission_per_share=0, max_volume_share=0.1)
-    order = broker.submit_order(OrderRequest("b1", "AAPL", "buy", 17))
-    assert (order.status, order.filled_qty) == ("partially_filled", 15.0)  # 5 at 100, 102 and 104; 2 left
-    assert order.filled_avg_price == 102.0
+    order = broker.submit_order(OrderRequest("b1", "AAPL", "buy", 22))
+    assert (order.status, order.filled_qty) == ("partially_filled", 20.0)  # 5 at 100, 100, 102, 104; 2 left
+    assert order.filled_avg_price == 101.5
     assert [o.client_order_id for o in broker.open_orders()] == ["b1"]
     assert broker.cancel_all_orders() == 1 and broker.open_orders() == []
+
+
+def test_a_backtest_trades_the_signals_at_the_next_open_and_reports_the_equity_curve(db, sql_conn, database_url,
+                                                                                       monkeypatch):
+    import uuid
+
+    from click.testing import CliRunner
+
+    from ats_pipelines.cli import main
+
+    bars(db, [100.00, 101.00, 103.00, 104.00, 99.00])
+    model_id = str(uuid.uuid4())
+    sql_conn.execute("INSERT INTO models VALUES (%s, 'bt', 'xgboost', 't', '{sig}', '{}', '{}', now(), now(), '1',"
+                     " 'active', '/m.ubj')", (model_id,))
+    for minute, side in ((0, "buy"), (1, "sell")):
+        sql_conn.execute("INSERT INTO trading_signals VALUES (%s, %s, 'AAPL', %s, 0.7, %s, '1m', '{}', '{}')",
+                         (str(uuid.uuid4()), T0 + timedelta(minutes=minute), side, model_id))
+    monkeypatch.setenv("ATS_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["backtest", "--model", "bt", "--cash", "10000"])
+    assert result.exit_code == 0, result.output
+    # The buy signal of the 14:30 bar acts when that bar ends (14:31): sized at its close 100.50, floor(10,000 /
+    # 100.50) = 99 shares, filled at 14:31's open 101.00 +5 bp = 101.05 (commission 99 x 0.005 = 0.495 -> 0.50).
+    # The sell of the 14:31 bar acts at 14:32: 103.00 -5 bp = 102.9485 -> 102.95 (commission 0.50).
+    assert "orders 2, signals blocked by the risk limits 0" in result.output
+    buy_price, sell_price, shares = Decimal("101.05"), Decimal("102.95"), 99
+    pnl = (sell_price - buy_price) * shares - Decimal("0.50") - Decimal("0.50")
+    assert pnl == Decimal("187.10")
+    assert f"realised P&L {pnl:,.2f}" in result.output
+    assert f"equity 10,000.00 -> {Decimal(10_000) + pnl:,.2f}" in result.output

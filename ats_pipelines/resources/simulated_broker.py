@@ -1,16 +1,17 @@
 """A broker that fills against the stored bars, for the demo and for backtests.
 
-An order submitted at the simulation clock fills at the open of the symbol's next bar, moved against the
-trader by ``slippage_bps``, with ``commission_per_share``; no bar may fill more than ``max_volume_share`` of
-its volume, so a large order fills over several bars (partially filled meanwhile). Amounts are kept in
-``Decimal`` and rounded to the cent, so P&L can be checked by hand. Same interface as the Alpaca broker.
+An order submitted at the simulation clock fills at the open of the first bar that opens at or after it,
+moved against the trader by ``slippage_bps``, with ``commission_per_share``; no bar may fill more than
+``max_volume_share`` of its volume, so a large order fills over several bars (partially filled meanwhile).
+Amounts are kept in ``Decimal`` and rounded to the cent, so P&L can be checked by hand. Same interface as
+the Alpaca broker.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from ats_pipelines.resources.broker import BrokerOrder, BrokerPosition, OrderRequest
@@ -20,6 +21,8 @@ from ats_pipelines.sql_files import read_sql_beside
 NEXT_BARS_SQL = read_sql_beside(__file__, "next_bars.sql")
 LAST_CLOSE_SQL = read_sql_beside(__file__, "last_close.sql")
 CENT = Decimal("0.01")
+BAR_LENGTH = {"1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "15m": timedelta(minutes=15),
+              "1h": timedelta(hours=1), "1d": timedelta(days=1)}
 SIM_NAMESPACE = uuid.UUID("9a7b0d3c-6b1e-4f5a-8c2d-1e3f5a7b9c0d")
 
 
@@ -112,8 +115,9 @@ class SimulatedBroker:
         return len(open_ids)
 
     def mark(self, symbol: str) -> float | None:
-        """The symbol's last close at the clock."""
-        found = self.timescale.read(LAST_CLOSE_SQL, {"symbol": symbol, "timeframe": self.timeframe, "at": self.clock})
+        """The close of the symbol's last bar that had ended by the clock."""
+        found = self.timescale.read(LAST_CLOSE_SQL, {"symbol": symbol, "timeframe": self.timeframe, "at": self.clock,
+                                                     "bar": BAR_LENGTH[self.timeframe]})
         return found.item() if found.height else None
 
     def positions(self) -> list[BrokerPosition]:
