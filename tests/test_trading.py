@@ -49,7 +49,8 @@ def write_signals(db, sql_conn, signals: list[tuple[str, str, int]]) -> None:
 
 
 def trade(db, cache, server, raise_on_error: bool = True, **config):
-    settings = {"config": {"max_signal_age_minutes": 1e9, **config}}
+    # The fixtures' bars are from 2024: signal and data age limits are the clock's business, tested below.
+    settings = {"config": {"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9, **config}}
     run_config = {"ops": {"orders": settings, "positions": settings}}
     return dg.materialize([orders, positions], partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
                           resources={"timescale": db, "redis": cache, "broker": broker_for(server)},
@@ -122,3 +123,33 @@ def test_closed_positions_are_kept_and_pnl_follows_the_broker(db, cache, sql_con
     dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
                    resources={"timescale": db, "broker": broker_for(alpaca)})
     assert sql_conn.execute("SELECT symbol, status FROM positions").fetchall() == [("AAPL", "closed")]
+
+
+def test_a_days_loss_beyond_the_limit_stops_all_trading(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    alpaca.last_equity = 103_000.0  # equity is 100,000: the day lost 3,000
+    md = meta(trade(db, cache, alpaca, max_daily_loss=2_000))
+    assert md["orders_submitted"] == 0 and "beyond the loss limit" in md["emergency_stop"]
+    assert alpaca.orders == {}
+    assert sql_conn.execute("SELECT trigger_type, triggered_by FROM emergency_events").fetchall() == [
+        ("daily_loss", "risk")]
+
+
+def test_the_stop_conditions():
+    from ats_pipelines.defs.trading.risk import RiskLimits, stop_trigger
+
+    limits = RiskLimits(max_daily_loss=1_000, max_drawdown=0.05, max_data_age_minutes=10)
+    session = datetime(2024, 3, 7, 15, 0, tzinfo=UTC)  # 10:00 New York
+    fresh = session - timedelta(minutes=3)
+    assert stop_trigger(limits, equity=100_000, last_equity=100_500, peak_equity=None, newest_bar=fresh,
+                        now=session) is None
+    assert stop_trigger(limits, equity=100_000, last_equity=101_500, peak_equity=None, newest_bar=fresh,
+                        now=session)[0] == "daily_loss"
+    assert stop_trigger(limits, equity=100_000, last_equity=100_000, peak_equity=110_000, newest_bar=fresh,
+                        now=session)[0] == "drawdown"
+    stale = session - timedelta(minutes=30)
+    assert stop_trigger(limits, equity=100_000, last_equity=100_000, peak_equity=None, newest_bar=stale,
+                        now=session)[0] == "stale_market_data"
+    closed = datetime(2024, 3, 9, 15, 0, tzinfo=UTC)  # a Saturday: old data is normal
+    assert stop_trigger(limits, equity=100_000, last_equity=100_000, peak_equity=None, newest_bar=stale,
+                        now=closed) is None

@@ -53,8 +53,11 @@ class _Handler(JsonHandler):
             if parts.path == "/v2/positions":
                 return self.send(200, list(self.server.positions.values()))
             if parts.path == "/v2/account":
+                equity = self.server.cash + sum(float(p["market_value"]) for p in self.server.positions.values())
                 return self.send(200, {"id": str(uuid.uuid4()), "status": "ACTIVE", "currency": "USD",
-                                       "cash": "100000", "equity": "100000", "buying_power": "200000"})
+                                       "cash": f"{self.server.cash:.2f}", "equity": f"{equity:.2f}",
+                                       "last_equity": f"{self.server.last_equity:.2f}",
+                                       "buying_power": f"{2 * self.server.cash:.2f}"})
         return self.send(404, {"code": 40410000, "message": "not found"})
 
     def do_POST(self) -> None:
@@ -112,6 +115,8 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.partial_fill_share = 1.0
         self.reject_symbols: set[str] = set()
         self.accept_then_stall_seconds = 0.0
+        self.cash = 100_000.0
+        self.last_equity = 100_000.0
 
     @property
     def base_url(self) -> str:
@@ -134,7 +139,9 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.orders[order["id"]] = order
         self.by_client_id[order["client_order_id"]] = order
         if filled:
-            self._move(body["symbol"], filled if body["side"] == "buy" else -filled, price)
+            delta = filled if body["side"] == "buy" else -filled
+            self.cash -= delta * price
+            self._move(body["symbol"], delta, price)
         return order
 
     def _move(self, symbol: str, delta: float, price: float) -> None:

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from ats_pipelines.resources.broker import BrokerOrder, BrokerPosition, OrderRequest
+from ats_pipelines.resources.broker import Account, BrokerOrder, BrokerPosition, OrderRequest
 from ats_pipelines.resources.http import ApiClient, ApiError, ApiNotFoundError, ApiUncertainError, RetryPolicy
 from ats_pipelines.resources.vendor import VendorApiResource
 
@@ -78,6 +78,11 @@ class AlpacaBroker:
     def close_all_positions(self) -> list[BrokerOrder]:
         answers = self.client.request_json("DELETE", "/v2/positions", params={"cancel_orders": "true"}) or []
         return [_order(a["body"]) for a in answers if isinstance(a.get("body"), dict)]
+
+
+    def account(self) -> Account:
+        body = self.client.get_json("/v2/account")
+        return Account(float(body["equity"]), float(body.get("last_equity") or body["equity"]))
 
 
 class AlpacaResource(VendorApiResource):

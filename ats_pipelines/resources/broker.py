@@ -69,6 +69,14 @@ class BrokerPosition:
     unrealized_plpc: float
 
 
+@dataclass(frozen=True)
+class Account:
+    """Equity now and at the previous close (the day's P&L is their difference)."""
+
+    equity: float
+    last_equity: float
+
+
 class Broker(Protocol):
     """The operations the trading domain needs from a broker."""
 
@@ -83,3 +91,5 @@ class Broker(Protocol):
     def positions(self) -> list[BrokerPosition]: ...
 
     def close_all_positions(self) -> list[BrokerOrder]: ...
+
+    def account(self) -> Account: ...

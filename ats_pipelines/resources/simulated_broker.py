@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from ats_pipelines.resources.broker import BrokerOrder, BrokerPosition, OrderRequest
+from ats_pipelines.resources.broker import Account, BrokerOrder, BrokerPosition, OrderRequest
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -46,7 +46,7 @@ class SimulatedBroker:
         self.slippage = Decimal(str(slippage_bps)) / Decimal(10_000)
         self.commission_per_share = Decimal(str(commission_per_share))
         self.max_volume_share, self.lookahead_bars = max_volume_share, lookahead_bars
-        self.cash = money(cash)
+        self.cash = self.start_equity = money(cash)
         self.realized_pnl = Decimal(0)
         self.commissions = Decimal(0)
         self._orders: dict[str, BrokerOrder] = {}
@@ -133,6 +133,10 @@ class SimulatedBroker:
         return [self.submit_order(OrderRequest(f"close-{uuid.uuid4().hex[:20]}", symbol,
                                                "sell" if h.qty > 0 else "buy", float(abs(h.qty))))
                 for symbol, h in list(self._holdings.items())]
+
+    def account(self) -> Account:
+        """Equity at the clock; the simulation counts its start as the previous close."""
+        return Account(float(self.equity()), float(self.start_equity))
 
     def equity(self) -> Decimal:
         """Cash plus every holding at its mark."""

@@ -31,6 +31,9 @@ class StrategyConfig(dg.Config):
     max_orders_per_day: int = LIMITS.max_orders_per_day
     max_signal_age_minutes: float = LIMITS.max_signal_age_minutes
     max_broker_errors_in_a_row: int = LIMITS.max_broker_errors_in_a_row
+    max_daily_loss: float = LIMITS.max_daily_loss
+    max_drawdown: float = LIMITS.max_drawdown
+    max_data_age_minutes: float = LIMITS.max_data_age_minutes
 
     def limits(self) -> RiskLimits:
         return RiskLimits(**{f.name: getattr(self, f.name) for f in fields(RiskLimits)})

@@ -1,7 +1,9 @@
 """Signals into orders, and orders and positions reconciled with the broker.
 
 For each signal, oldest first: size it and check the risk limits (a block is an alert with its reason),
-read the emergency stop right before the submit (stopped or unknown: nothing goes out), record the order
+check the conditions that stop all trading (the day's loss, the drawdown, stale market data: any one
+triggers the emergency stop), read the emergency stop right before the submit (stopped or unknown:
+nothing goes out), record the order
 (its id, hence its ``client_order_id``, derived from the signal) and only then submit it. A broker that
 refuses orders ``max_broker_errors_in_a_row`` times in a row triggers the emergency stop.
 """
@@ -17,7 +19,7 @@ import polars as pl
 
 from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.defs.trading.emergency import stop_state, trigger_stop
-from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order
+from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest
 from ats_pipelines.resources.http import ApiError
@@ -31,6 +33,8 @@ INSERT_ORDER_SQL = read_sql_beside(__file__, "insert_order.sql")
 UPDATE_ORDER_SQL = read_sql_beside(__file__, "update_order.sql")
 OPEN_ORDERS_SQL = read_sql_beside(__file__, "open_orders.sql")
 SYNC_POSITION_SQL = read_sql_beside(__file__, "sync_position.sql")
+EQUITY_PEAK_SQL = read_sql_beside(__file__, "equity_peak.sql")
+NEWEST_BAR_SQL = read_sql_beside(__file__, "newest_bar.sql")
 CLOSE_POSITIONS_SQL = read_sql_beside(__file__, "close_positions.sql")
 
 
@@ -82,6 +86,12 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             _alert(timescale, "risk_limit", "warning", f"{side} {signal['symbol']} blocked: {reason}",
                    {"signal_id": signal["signal_id"], "reason": reason})
             continue
+        trigger = _trigger(timescale, broker, limits, strategy_id, now)
+        if trigger:
+            report.stopped = trigger[1]
+            trigger_stop(timescale, redis, broker, trigger_type=trigger[0], description=trigger[1],
+                         triggered_by="risk")
+            break
         state = stop_state(timescale, redis)  # right before the submit, every time
         if not state.orders_allowed:
             report.stopped = state.detail
@@ -112,6 +122,14 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             quantity if side == "buy" else -quantity)
         timescale.execute(UPDATE_ORDER_SQL, _order_update(order, placed))
     return report
+
+
+def _trigger(timescale: TimescaleResource, broker: Broker, limits: RiskLimits, strategy_id: str, now: datetime
+             ) -> tuple[str, str] | None:
+    account = broker.account()
+    return stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
+                        peak_equity=timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item(),
+                        newest_bar=timescale.read(NEWEST_BAR_SQL).item(), now=now)
 
 
 def reconcile_orders(timescale: TimescaleResource, broker: Broker) -> int:

@@ -1,9 +1,12 @@
-"""Position sizing and the risk limits every order must pass before it may be submitted."""
+"""Position sizing, the risk limits every order must pass, and the conditions that stop all trading."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
+
+from ats_pipelines.market_calendar import sessions
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,9 @@ class RiskLimits:
     max_orders_per_day: int = 50
     max_signal_age_minutes: float = 60.0
     max_broker_errors_in_a_row: int = 3
+    max_daily_loss: float = 2_000.0
+    max_drawdown: float = 0.10
+    max_data_age_minutes: float = 15.0
 
 
 @dataclass
@@ -58,3 +64,22 @@ def size_order(side: str, symbol: str, price: float | None, age_minutes: float, 
     if book.gross + added > limits.max_gross_exposure:
         return 0, f"gross exposure would be {book.gross + added:,.2f} (limit {limits.max_gross_exposure:,.2f})"
     return quantity, None
+
+
+def stop_trigger(limits: RiskLimits, *, equity: float, last_equity: float, peak_equity: float | None,
+                 newest_bar: datetime | None, now: datetime) -> tuple[str, str] | None:
+    """``(trigger_type, description)`` of the first condition that must stop all trading, else None: the day's
+    loss, the drawdown from the peak equity, or market data older than ``max_data_age_minutes`` while the
+    NYSE session is open (early closes included)."""
+    day = equity - last_equity
+    if day < -limits.max_daily_loss:
+        return "daily_loss", f"the day's P&L {day:,.2f} is beyond the loss limit {limits.max_daily_loss:,.2f}"
+    peak = max(peak_equity or 0.0, last_equity, equity)
+    if peak and (peak - equity) / peak > limits.max_drawdown:
+        return "drawdown", f"drawdown {(peak - equity) / peak:.2%} from {peak:,.2f} (limit {limits.max_drawdown:.2%})"
+    if any(s.open <= now < s.close for s in sessions(now.date(), now.date())):
+        age = (now - newest_bar).total_seconds() / 60 if newest_bar else math.inf
+        if age > limits.max_data_age_minutes:
+            return "stale_market_data", (f"newest 1m bar is {age:.0f} minutes old in an open session "
+                                         f"(limit {limits.max_data_age_minutes:.0f})")
+    return None
