@@ -44,6 +44,8 @@ def test_a_stop_cancels_liquidates_and_blocks_until_resumed(db, cache, sql_conn,
                            " FROM emergency_events WHERE event_id = %s", (event,)).fetchone()
     assert row[:4] == ("manual", "liquidate", 1, None) and row[4]["orders_canceled"] == 1
     assert json.loads(cache.get("emergency:status"))["active"] is True
+    assert sql_conn.execute("SELECT alert_type, severity, metadata->>'event_id' FROM alerts").fetchall() == [
+        ("emergency_stop", "critical", event)]
     assert resume(db, cache, resolution="checked, fine", resolved_by="pytest") == 1
     assert stop_state(db, cache).orders_allowed
     assert sql_conn.execute("SELECT metadata->>'resolution' FROM emergency_events").fetchone()[0] == "checked, fine"

@@ -25,3 +25,39 @@ def test_a_failed_run_produces_one_alert(db, sql_conn):
     alert_type, severity, status, message, run_id = rows[0]
     assert (alert_type, severity, status, run_id) == ("run_failure", "error", "open", result.run_id)
     assert result.run_id in message
+
+
+def test_round_trips_are_matched_first_in_first_out_net_of_commissions():
+    import polars as pl
+    import pytest
+
+    from ats_pipelines.defs.monitoring.trading_metrics import round_trip_pnl
+
+    fills = pl.DataFrame({"symbol": ["AAPL", "MSFT", "AAPL", "AAPL"], "side": ["buy", "buy", "sell", "sell"],
+                          "quantity": [10.0, 5.0, 4.0, 6.0], "price": [100.0, 50.0, 110.0, 95.0],
+                          "commission": [1.0, 0.5, 0.4, 0.6]})
+    # 4 sold at 110 against 100: +40 - 0.10 x 4 (buy side) - 0.10 x 4 (sell side) = 39.20
+    # 6 sold at 95: -30 - 0.60 - 0.60 = -31.20; MSFT still open
+    assert round_trip_pnl(fills) == pytest.approx([39.2, -31.2])
+
+
+def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_conn):
+    from ats_pipelines.defs.monitoring.assets import trading_metrics
+    from ats_pipelines.fakes.alpaca_server import serve
+    from tests.test_trading import broker_for, trade, write_signals
+
+    with serve() as alpaca:
+        alpaca.prices = {"AAPL": 190.0}
+        write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+        trade(db, cache, alpaca)
+        alpaca.last_equity = 99_000.0
+        result = dg.materialize([trading_metrics], instance=dg.DagsterInstance.ephemeral(),
+                                resources={"timescale": db, "broker": broker_for(alpaca)})
+    metrics = dict(sql_conn.execute("SELECT metric_name, metric_value::float8 FROM trading_metrics"
+                                    " WHERE symbol IS NULL").fetchall())
+    assert metrics["equity"] == 100_000.0 and metrics["daily_pnl"] == 1_000.0
+    assert metrics["gross_exposure"] == 52 * 190.0 and metrics["open_positions"] == 1
+    assert sql_conn.execute("SELECT metric_value::float8 FROM trading_metrics WHERE symbol = 'AAPL'"
+                            " AND metric_name = 'position_value'").fetchone()[0] == 52 * 190.0
+    event = result.get_asset_materialization_events()[0]
+    assert "| day | equity |" in event.materialization.metadata["equity_curve"].value

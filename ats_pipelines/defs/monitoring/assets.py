@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from ats_pipelines.defs.monitoring.trading_metrics import equity_table, metric_rows
+from ats_pipelines.defs.trading.assets import StrategyConfig
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
+from ats_pipelines.resources.alpaca import AlpacaResource
 from ats_pipelines.sql_files import read_sql_beside
 
 DATABASE_METRICS_SQL = read_sql_beside(__file__, "database_metrics.sql")
@@ -40,3 +43,24 @@ def system_metrics(
     })
     context.log.info(mode.describe())
     return dg.MaterializeResult(metadata={"database_mode": mode.kind, **result.as_metadata()})
+
+
+@dg.asset(
+    group_name="monitoring",
+    deps=["orders", "positions"],
+    kinds={"python", "alpaca", "timescaledb"},
+    description="Daily trading metrics per strategy (equity, the day's P&L, gross exposure, max drawdown, Sharpe, "
+    "win rate of round trips, realised P&L) and per symbol (position value, unrealised P&L), from the broker and "
+    "the orders; the materialization shows the headline numbers and the equity curve.",
+)
+def trading_metrics(config: StrategyConfig, timescale: TimescaleResource, broker: AlpacaResource
+                    ) -> dg.MaterializeResult:
+    strategy_id = config.strategy_id(timescale)
+    day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    with broker.broker() as client:
+        rows = metric_rows(timescale, client, strategy_id, day)
+    result = timescale.write("trading_metrics", rows)
+    headline = {name: round(value, 4) for name, value in
+                rows.filter(pl.col("symbol").is_null()).select("metric_name", "metric_value").iter_rows()}
+    return dg.MaterializeResult(metadata={**headline, **result.as_metadata(), "strategy": config.strategy,
+                                          "equity_curve": dg.MetadataValue.md(equity_table(timescale, strategy_id))})

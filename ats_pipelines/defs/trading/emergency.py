@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.broker import Broker
 from ats_pipelines.sql_files import read_sql_beside
@@ -69,6 +70,8 @@ def trigger_stop(timescale: TimescaleResource, redis: RedisResource, broker: Bro
     })
     _mirror(redis, {"active": True, "event_id": event_id, "trigger_type": trigger_type, "description": description,
                     "triggered_at": datetime.now(UTC).isoformat()})
+    record_alert(timescale, alert_type="emergency_stop", severity="critical", component="trading",
+                 message=f"emergency stop ({trigger_type}): {description}", cause={"event_id": event_id})
     if broker is not None:
         canceled = broker.cancel_all_orders()
         closing = broker.close_all_positions() if liquidate else []
