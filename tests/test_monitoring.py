@@ -61,3 +61,46 @@ def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_con
                             " AND metric_name = 'position_value'").fetchone()[0] == 52 * 190.0
     event = result.get_asset_materialization_events()[0]
     assert "| day | equity |" in event.materialization.metadata["equity_curve"].value
+
+
+def test_successful_runs_leave_their_duration_rows_and_api_use_in_system_metrics(db, sql_conn, fake_polygon):
+    from ats_pipelines.defs.market_data.assets import stock_aggs
+    from ats_pipelines.defs.monitoring.sensors import run_metrics_sensor
+    from tests.conftest import market_resources
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([stock_aggs], resources=market_resources(db, fake_polygon, stocks="AAPL"),
+                            instance=instance, partition_key="2024-03-07")
+    success = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS)
+    for _ in range(2):
+        with dg.build_run_status_sensor_context(
+                sensor_name="run_metrics_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+                dagster_event=success, resources={"timescale": db}) as context:
+            run_metrics_sensor(context)
+    metrics = dict(sql_conn.execute("SELECT metric_name, metric_value::float8 FROM system_metrics"
+                                    " WHERE component = '__ephemeral_asset_job__'").fetchall())
+    written = next(e for e in result.get_asset_materialization_events()).materialization.metadata["rows_written"]
+    assert metrics["rows_written"] == written.value > 300
+    assert metrics["api_requests"] >= 2 and metrics["run_seconds"] > 0
+    assert 0 < metrics["api_latency_ms"] < 10_000
+    assert sql_conn.execute("SELECT count(*) FROM system_metrics").fetchone()[0] == len(metrics)
+
+
+def test_a_failed_asset_check_becomes_one_alert(db, sql_conn):
+    from ats_pipelines.defs.monitoring.sensors import run_metrics_sensor
+
+    @dg.asset(check_specs=[dg.AssetCheckSpec("always_fails", asset="probe")])
+    def probe():
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(check_name="always_fails", passed=False,
+                                                                       severity=dg.AssetCheckSeverity.WARN)])
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize([probe], instance=instance)
+    success = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS)
+    for _ in range(2):
+        with dg.build_run_status_sensor_context(
+                sensor_name="run_metrics_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
+                dagster_event=success, resources={"timescale": db}) as context:
+            run_metrics_sensor(context)
+    assert sql_conn.execute("SELECT alert_type, severity, component, message FROM alerts").fetchall() == [
+        ("check_failed", "warning", "probe", "check always_fails of probe failed")]

@@ -199,3 +199,18 @@ def test_the_watchdog_marks_a_silent_stream_stalled_only_in_market_hours(cache, 
     assert "stalled" in result.skip_message
     status = cache.get_hash("component:stream:status")
     assert status["health"] == "stalled" and status["status"] == "connected"
+
+
+def test_the_stream_reports_its_lag_and_counts_in_system_metrics(db, cache, sql_conn, ws_server, monkeypatch):
+    from ats_pipelines.stream import service as stream_service
+
+    monkeypatch.setattr(stream_service, "METRICS_EVERY_SECONDS", 0.0)
+    service = service_for(ws_server, db, cache)
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [minute_bar_events("AAPL", DAY)[:3]])
+        wait_until(lambda: sql_conn.execute("SELECT count(*) FROM system_metrics WHERE component = 'stream'"
+                                            " AND metric_name = 'messages_total' AND metric_value = 3").fetchone()[0])
+    lag = sql_conn.execute("SELECT max(metric_value) FROM system_metrics WHERE component = 'stream'"
+                           " AND metric_name = 'lag_p99_ms'").fetchone()[0]
+    assert lag is not None and lag >= 0

@@ -34,6 +34,7 @@ import orjson
 import websockets
 
 from ats_pipelines.defs.market_data.loads import load_bars
+from ats_pipelines.defs.monitoring.system_metrics import metric_frame
 from ats_pipelines.ingest.loader import IngestReport, record_rejects, table_length_rules
 from ats_pipelines.ingest.polygon_maps import CRYPTO_AGGS, STOCK_AGGS
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, redis_keys
@@ -41,6 +42,7 @@ from ats_pipelines.stream.routes import BAR_EVENTS, ROUTES, Route, topics
 
 log = logging.getLogger("ats_pipelines.stream")
 COALESCE_FRAMES = 200
+METRICS_EVERY_SECONDS = 60.0
 
 
 class StreamAuthError(RuntimeError):
@@ -277,10 +279,26 @@ class StreamService:
                  report.rows_inserted + report.rows_updated)
 
     async def _periodic_flush(self) -> None:
+        last_metrics = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
             await self.flush()
             self._report(None)
+            if time.monotonic() - last_metrics >= METRICS_EVERY_SECONDS:
+                last_metrics = time.monotonic()
+                await asyncio.to_thread(self._write_metrics)
+
+    def _write_metrics(self) -> None:
+        """Lag and counters into ``system_metrics`` (component ``stream``), once a minute; best effort."""
+        s = self.stats
+        values = {"lag_p50_ms": s.lag_ms(0.5), "lag_p99_ms": s.lag_ms(0.99), "messages_total": s.messages,
+                  "malformed_total": s.malformed, "rejected_total": s.rejected, "rows_written_total": s.rows_written,
+                  "reconnects_total": s.reconnects, "redis_errors_total": s.redis_errors}
+        try:
+            self.timescale.write("system_metrics", metric_frame(
+                "stream", datetime.now(UTC), {k: v for k, v in values.items() if v is not None}))
+        except Exception as exc:  # noqa: BLE001 - metrics must never stop the stream
+            log.warning("stream metrics not written (%s)", exc)
 
     async def flush(self) -> None:
         """Write every buffered row (in a worker thread); safe to call at any time."""
