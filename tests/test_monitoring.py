@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import dagster as dg
 
 from ats_pipelines.defs.features.assets import features
@@ -60,7 +62,10 @@ def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_con
     assert sql_conn.execute("SELECT metric_value::float8 FROM trading_metrics WHERE symbol = 'AAPL'"
                             " AND metric_name = 'position_value'").fetchone()[0] == 52 * 190.0
     event = result.get_asset_materialization_events()[0]
-    assert "| day | equity |" in event.materialization.metadata["equity_curve"].value
+    curve = event.materialization.metadata["equity_curve"].value
+    assert "| day | equity |" in curve
+    png = base64.b64decode(curve.split("base64,", 1)[1].split(")", 1)[0])
+    assert png.startswith(b"\x89PNG") and len(png) > 1_000
 
 
 def test_successful_runs_leave_their_duration_rows_and_api_use_in_system_metrics(db, sql_conn, fake_polygon):

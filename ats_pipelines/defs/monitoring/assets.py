@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
-from ats_pipelines.defs.monitoring.trading_metrics import equity_table, metric_rows
+from ats_pipelines.defs.monitoring.trading_metrics import equity_markdown, metric_rows
 from ats_pipelines.defs.trading.assets import StrategyConfig
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.alpaca import AlpacaResource
@@ -63,4 +63,4 @@ def trading_metrics(config: StrategyConfig, timescale: TimescaleResource, broker
     headline = {name: round(value, 4) for name, value in
                 rows.filter(pl.col("symbol").is_null()).select("metric_name", "metric_value").iter_rows()}
     return dg.MaterializeResult(metadata={**headline, **result.as_metadata(), "strategy": config.strategy,
-                                          "equity_curve": dg.MetadataValue.md(equity_table(timescale, strategy_id))})
+                                          "equity_curve": dg.MetadataValue.md(equity_markdown(timescale, strategy_id))})

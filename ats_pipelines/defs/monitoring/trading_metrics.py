@@ -3,11 +3,15 @@ per symbol position value and unrealised P&L, as ``trading_metrics`` rows (one p
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from collections import defaultdict, deque
 from datetime import datetime
 
 import polars as pl
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.resources.broker import Broker
@@ -69,11 +73,27 @@ def metric_rows(timescale: TimescaleResource, broker: Broker, strategy_id: str, 
                                        pl.lit("1d").alias("timeframe")).with_columns(pl.col("metric_value").round(8))
 
 
-def equity_table(timescale: TimescaleResource, strategy_id: str, days: int = 30) -> str:
-    """The last ``days`` equity points as a Markdown table (what the UI shows of the equity curve)."""
-    history = timescale.read(EQUITY_HISTORY_SQL, {"strategy_id": strategy_id}).tail(days)
-    return "\n".join(["| day | equity |", "|---|---|",
-                      *(f"| {t:%Y-%m-%d} | {e:,.2f} |" for t, e in history.iter_rows())])
+def equity_markdown(timescale: TimescaleResource, strategy_id: str, days: int = 30) -> str:
+    """The equity curve as the Dagster UI shows it: a PNG chart (inline, base64) above a table of the last
+    ``days`` points."""
+    history = timescale.read(EQUITY_HISTORY_SQL, {"strategy_id": strategy_id})
+    rows = (f"| {t:%Y-%m-%d} | {e:,.2f} |" for t, e in history.tail(days).iter_rows())
+    table = ["| day | equity |", "|---|---|", *rows]
+    return f"![equity curve](data:image/png;base64,{equity_png(history)})\n\n" + "\n".join(table)
+
+
+def equity_png(history: pl.DataFrame) -> str:
+    """A small line chart of ``timestamp``/``equity`` as base64 PNG (matplotlib, no display needed)."""
+    figure = Figure(figsize=(6, 2.4), dpi=100)
+    axes = figure.add_subplot()
+    axes.plot(history["timestamp"].to_list(), history["equity"].to_list(), color="#2563eb", marker="o",
+              markersize=3)
+    axes.set_ylabel("equity")
+    axes.grid(alpha=0.3)
+    figure.autofmt_xdate()
+    buffer = io.BytesIO()
+    FigureCanvasAgg(figure).print_png(buffer)
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _stdev(values: list[float]) -> float:
