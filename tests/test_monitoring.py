@@ -43,11 +43,14 @@ def test_round_trips_are_matched_first_in_first_out_net_of_commissions():
     assert round_trip_pnl(fills) == pytest.approx([39.2, -31.2])
 
 
-def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_conn):
+def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_conn, monkeypatch):
     from ats_pipelines.defs.monitoring.assets import trading_metrics
     from ats_pipelines.fakes.alpaca_server import serve
     from tests.test_trading import broker_for, trade, write_signals
 
+    for name, value in (("ALPACA_API_KEY_ID", "demo-key-id"), ("ALPACA_API_SECRET_KEY", "demo-secret"),
+                        ("ALPACA_REQUESTS_PER_MINUTE", "6000")):
+        monkeypatch.setenv(name, value)
     with serve() as alpaca:
         alpaca.prices = {"AAPL": 190.0}
         write_signals(db, sql_conn, [("AAPL", "buy", 0)])

@@ -15,7 +15,7 @@ import pytest
 from ats_pipelines.defs.trading.assets import orders, positions
 from ats_pipelines.defs.trading.emergency import trigger_stop
 from ats_pipelines.fakes.alpaca_server import serve
-from ats_pipelines.resources.alpaca import AlpacaResource
+from ats_pipelines.resources.brokers import BrokerResource
 
 DAY = "2024-03-07"
 T0 = datetime(2024, 3, 7, 15, 0, tzinfo=UTC)
@@ -23,15 +23,17 @@ PRICES = {"AAPL": 190.0, "MSFT": 400.0, "NVDA": 800.0, "TSLA": 180.0}
 
 
 @pytest.fixture
-def alpaca():
+def alpaca(monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY_ID", "demo-key-id")
+    monkeypatch.setenv("ALPACA_API_SECRET_KEY", "demo-secret")
+    monkeypatch.setenv("ALPACA_REQUESTS_PER_MINUTE", "6000")
     with serve() as server:
         server.prices = dict(PRICES)
         yield server
 
 
-def broker_for(server, timeout: float = 0.5) -> AlpacaResource:
-    return AlpacaResource(api_key="demo-key-id", secret_key="demo-secret", base_url=server.base_url,
-                          timeout_seconds=timeout, backoff_seconds=0.01, requests_per_minute=6000)
+def broker_for(server, timeout: float = 0.5) -> BrokerResource:
+    return BrokerResource(kind="alpaca", alpaca_base_url=server.base_url, timeout_seconds=timeout)
 
 
 def write_signals(db, sql_conn, signals: list[tuple[str, str, int]]) -> None:
@@ -153,3 +155,20 @@ def test_the_stop_conditions():
     closed = datetime(2024, 3, 9, 15, 0, tzinfo=UTC)  # a Saturday: old data is normal
     assert stop_trigger(limits, equity=100_000, last_equity=100_000, peak_equity=None, newest_bar=stale,
                         now=closed) is None
+
+
+def test_the_simulated_broker_trades_the_signals_and_remembers_its_book_between_runs(db, cache, sql_conn):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    db.write("stock_aggs", pl.DataFrame([{  # the bars after the signal's: the order fills at the next open
+        "timestamp": T0 + timedelta(minutes=m), "symbol": "AAPL", "open": o, "high": o + 1, "low": o - 1, "close": o,
+        "volume": 100_000, "timeframe": "1m", "adjusted": True} for m, o in ((1, 191.0), (2, 192.0))]))
+    simulated = BrokerResource(kind="simulated", slippage_bps=0, commission_per_share=0.01)
+    settings = {"config": {"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9}}
+    for _ in range(2):
+        dg.materialize([orders, positions], partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
+                       resources={"timescale": db, "redis": cache, "broker": simulated},
+                       run_config={"ops": {"orders": settings, "positions": settings}})
+    assert sql_conn.execute("SELECT status, quantity::float8, filled_price::float8, commission::float8 FROM orders"
+                            ).fetchall() == [("filled", 52.0, 191.0, 0.52)]
+    assert sql_conn.execute("SELECT quantity::float8, entry_price::float8, current_price::float8, pnl::float8"
+                            " FROM positions").fetchall() == [(52.0, 191.0, 192.0, 52.0)]

@@ -26,6 +26,7 @@ class OrderRequest:
     type: str = "market"
     limit_price: float | None = None
     time_in_force: str = "day"
+    not_before: datetime | None = None  # when the order could first exist (its signal's bar end): simulation only
 
     def __post_init__(self) -> None:
         if not 0 < len(self.client_order_id) <= 48:

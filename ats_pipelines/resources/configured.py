@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from ats_pipelines.resources.alpaca import AlpacaResource
+from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.resources.model_store import ModelStoreResource
 from ats_pipelines.resources.polygon import PolygonResource
 from ats_pipelines.resources.redis_cache import RedisResource
@@ -17,4 +17,4 @@ polygon = PolygonResource(api_key=dg.EnvVar("POLYGON_API_KEY"))
 universe = UniverseResource()
 model_store = ModelStoreResource()
 unusual_whales = UnusualWhalesResource(api_key=dg.EnvVar("UNUSUAL_WHALES_API_KEY"))
-alpaca = AlpacaResource(api_key=dg.EnvVar("ALPACA_API_KEY_ID"), secret_key=dg.EnvVar("ALPACA_API_SECRET_KEY"))
+broker = BrokerResource()

@@ -20,6 +20,7 @@ from ats_pipelines.sql_files import read_sql_beside
 
 NEXT_BARS_SQL = read_sql_beside(__file__, "next_bars.sql")
 LAST_CLOSE_SQL = read_sql_beside(__file__, "last_close.sql")
+STRATEGY_FILLS_SQL = read_sql_beside(__file__, "strategy_fills.sql")
 CENT = Decimal("0.01")
 BAR_LENGTH = {"1m": timedelta(minutes=1), "5m": timedelta(minutes=5), "15m": timedelta(minutes=15),
               "1h": timedelta(hours=1), "1d": timedelta(days=1)}
@@ -55,32 +56,41 @@ class SimulatedBroker:
     def submit_order(self, request: OrderRequest) -> BrokerOrder:
         if request.client_order_id in self._orders:
             return self._orders[request.client_order_id]
-        sign = 1 if request.side == "buy" else -1
-        remaining, cost, filled, last = Decimal(str(request.qty)), Decimal(0), Decimal(0), self.clock
-        bars = self.timescale.read(NEXT_BARS_SQL, {"symbol": request.symbol, "timeframe": self.timeframe,
-                                                   "after": self.clock, "bars": self.lookahead_bars})
+        order = BrokerOrder(str(uuid.uuid5(SIM_NAMESPACE, request.client_order_id)), request.client_order_id,
+                            request.symbol, request.side, request.qty, request.type, "accepted", 0.0, None,
+                            request.limit_price, request.not_before or self.clock,
+                            request.not_before or self.clock, 0.0)
+        self._orders[request.client_order_id] = order
+        return self._fill(order)
+
+    def _fill(self, order: BrokerOrder) -> BrokerOrder:
+        """Fill what the bars since the order (or since its last fill) allow; returns the updated order."""
+        sign = 1 if order.side == "buy" else -1
+        remaining = Decimal(str(order.qty)) - Decimal(str(order.filled_qty))
+        filled, cost = Decimal(str(order.filled_qty)), Decimal(str(order.filled_avg_price or 0)) * Decimal(
+            str(order.filled_qty))
+        after = order.updated_at + timedelta(microseconds=1) if order.filled_qty else order.created_at
+        bars = self.timescale.read(NEXT_BARS_SQL, {"symbol": order.symbol, "timeframe": self.timeframe,
+                                                   "after": after, "bars": self.lookahead_bars})
+        new, new_cost, last = Decimal(0), Decimal(0), order.updated_at
         for timestamp, open_price, _, volume in bars.iter_rows():
-            take = min(remaining, Decimal(int(volume * self.max_volume_share)))
+            take = min(remaining - new, Decimal(int(volume * self.max_volume_share)))
             if take <= 0:
                 continue
             price = money(Decimal(str(open_price)) * (1 + sign * self.slippage))
-            cost += price * take
-            filled += take
-            remaining -= take
-            last = timestamp
-            if remaining == 0:
+            new, new_cost, last = new + take, new_cost + price * take, timestamp
+            if new == remaining:
                 break
-        commission = money(filled * self.commission_per_share)
-        average = (cost / filled) if filled else None
-        if filled:
-            self._book(request.symbol, sign * filled, average, commission)
-        status = "filled" if remaining == 0 else "partially_filled" if filled else "accepted"
-        order = BrokerOrder(str(uuid.uuid5(SIM_NAMESPACE, request.client_order_id)), request.client_order_id,
-                            request.symbol, request.side, request.qty, request.type, status, float(filled),
-                            float(average) if average is not None else None, request.limit_price, self.clock, last,
-                            float(commission))
-        self._orders[request.client_order_id] = order
-        return order
+        if not new:
+            return order
+        commission = money(new * self.commission_per_share)
+        self._book(order.symbol, sign * new, new_cost / new, commission)
+        filled, cost = filled + new, cost + new_cost
+        updated = replace(order, status="filled" if filled == Decimal(str(order.qty)) else "partially_filled",
+                          filled_qty=float(filled), filled_avg_price=float(cost / filled), updated_at=last,
+                          commission=float(Decimal(str(order.commission)) + commission))
+        self._orders[order.client_order_id] = updated
+        return updated
 
     def _book(self, symbol: str, delta: Decimal, price: Decimal, commission: Decimal) -> None:
         """Move cash and the holding; a reduction realises (price - average entry) on the closed quantity."""
@@ -103,7 +113,28 @@ class SimulatedBroker:
         holding.qty = new_qty
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
-        return self._orders.get(client_order_id)
+        """The order, filled further first if bars have arrived since it was last looked at."""
+        order = self._orders.get(client_order_id)
+        return self._fill(order) if order is not None and order.is_open else order
+
+    @classmethod
+    def replaying(cls, timescale: TimescaleResource, strategy_id: str, clock: datetime, **settings: float
+                  ) -> SimulatedBroker:
+        """A simulated broker whose book is rebuilt from the strategy's recorded orders and fills, so its
+        positions and cash carry over from run to run (the orders table is its memory)."""
+        broker = cls(timescale, clock, **settings)
+        for row in timescale.read(STRATEGY_FILLS_SQL, {"strategy_id": strategy_id}).iter_rows(named=True):
+            client_id = f"ats-{uuid.UUID(row['order_id']).hex}"
+            commission = Decimal(str(row["commission"] or 0))
+            if row["filled_quantity"]:
+                sign = 1 if row["side"] == "buy" else -1
+                broker._book(row["symbol"], sign * Decimal(str(row["filled_quantity"])),
+                             Decimal(str(row["filled_price"])), commission)
+            broker._orders[client_id] = BrokerOrder(
+                str(uuid.uuid5(SIM_NAMESPACE, client_id)), client_id, row["symbol"], row["side"], row["quantity"],
+                "market", row["status"], row["filled_quantity"] or 0.0, row["filled_price"], None, row["timestamp"],
+                row["updated_at"], float(commission))
+        return broker
 
     def open_orders(self) -> list[BrokerOrder]:
         return [o for o in self._orders.values() if o.is_open]

@@ -9,7 +9,7 @@ import polars as pl
 from ats_pipelines.defs.monitoring.trading_metrics import equity_markdown, metric_rows
 from ats_pipelines.defs.trading.assets import StrategyConfig
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
-from ats_pipelines.resources.alpaca import AlpacaResource
+from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.sql_files import read_sql_beside
 
 DATABASE_METRICS_SQL = read_sql_beside(__file__, "database_metrics.sql")
@@ -48,16 +48,16 @@ def system_metrics(
 @dg.asset(
     group_name="monitoring",
     deps=["orders", "positions"],
-    kinds={"python", "alpaca", "timescaledb"},
+    kinds={"python", "broker", "timescaledb"},
     description="Daily trading metrics per strategy (equity, the day's P&L, gross exposure, max drawdown, Sharpe, "
     "win rate of round trips, realised P&L) and per symbol (position value, unrealised P&L), from the broker and "
     "the orders; the materialization shows the headline numbers and the equity curve.",
 )
-def trading_metrics(config: StrategyConfig, timescale: TimescaleResource, broker: AlpacaResource
+def trading_metrics(config: StrategyConfig, timescale: TimescaleResource, broker: BrokerResource
                     ) -> dg.MaterializeResult:
     strategy_id = config.strategy_id(timescale)
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    with broker.broker() as client:
+    with broker.broker(timescale, strategy_id) as client:
         rows = metric_rows(timescale, client, strategy_id, day)
     result = timescale.write("trading_metrics", rows)
     headline = {name: round(value, 4) for name, value in

@@ -2,4 +2,4 @@
 
 from ats_pipelines.resources import configured
 
-resources = {"timescale": configured.timescale, "redis": configured.redis, "broker": configured.alpaca}
+resources = {"timescale": configured.timescale, "redis": configured.redis, "broker": configured.broker}

@@ -12,11 +12,11 @@ from ats_pipelines.defs.market_data.partitions import daily_partitions, partitio
 from ats_pipelines.defs.trading.orders import ORDER_NAMESPACE, place_orders, reconcile_orders, sync_positions
 from ats_pipelines.defs.trading.risk import RiskLimits
 from ats_pipelines.resources import RedisResource, TimescaleResource
-from ats_pipelines.resources.alpaca import AlpacaResource
+from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.sql_files import read_sql_beside
 
 UPSERT_STRATEGY_SQL = read_sql_beside(__file__, "upsert_strategy.sql")
-TRADING = {"group_name": "trading", "kinds": {"python", "alpaca", "timescaledb"}}
+TRADING = {"group_name": "trading", "kinds": {"python", "broker", "timescaledb"}}
 LIMITS = RiskLimits()
 
 
@@ -58,9 +58,9 @@ class StrategyConfig(dg.Config):
     "the emergency stop; then every open order reconciled with the broker.",
 )
 def orders(context: dg.AssetExecutionContext, config: StrategyConfig, timescale: TimescaleResource,
-           redis: RedisResource, broker: AlpacaResource) -> dg.MaterializeResult:
+           redis: RedisResource, broker: BrokerResource) -> dg.MaterializeResult:
     strategy_id = config.strategy_id(timescale)
-    with broker.broker() as client:
+    with broker.broker(timescale, strategy_id) as client:
         report = place_orders(timescale, redis, client, strategy_id=strategy_id, model_name=config.model_name,
                               window=partition_window(context), limits=config.limits(), now=datetime.now(UTC))
         reconciled = reconcile_orders(timescale, client)
@@ -74,8 +74,9 @@ def orders(context: dg.AssetExecutionContext, config: StrategyConfig, timescale:
 
 @dg.asset(**TRADING, deps=["orders"], description="Positions synced from the broker: quantity, entry and current "
           "price, P&L and P&L %; positions the broker no longer holds are kept with status closed.")
-def positions(config: StrategyConfig, timescale: TimescaleResource, broker: AlpacaResource) -> dg.MaterializeResult:
-    with broker.broker() as client:
-        held = sync_positions(timescale, client, config.strategy_id(timescale))
+def positions(config: StrategyConfig, timescale: TimescaleResource, broker: BrokerResource) -> dg.MaterializeResult:
+    strategy_id = config.strategy_id(timescale)
+    with broker.broker(timescale, strategy_id) as client:
+        held = sync_positions(timescale, client, strategy_id)
     return dg.MaterializeResult(metadata={"open_positions": held.height,
                                           "unrealized_pnl": round(float(held["pnl"].sum()), 2) if held.height else 0.0})

@@ -23,6 +23,7 @@ from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_t
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest
 from ats_pipelines.resources.http import ApiError
+from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 from ats_pipelines.sql_files import read_sql_beside
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,9 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
                                              "quantity": quantity, "signal_id": signal["signal_id"],
                                              "strategy_id": strategy_id})
         try:
-            placed = broker.submit_order(OrderRequest(client_order_id(order), signal["symbol"], side, quantity))
+            placed = broker.submit_order(OrderRequest(
+                client_order_id(order), signal["symbol"], side, quantity,
+                not_before=signal["timestamp"] + BAR_LENGTH[signal["timeframe"]]))
         except ApiError as exc:
             errors_in_a_row += 1
             report.rejected[signal["signal_id"]] = str(exc)

@@ -1,5 +1,5 @@
-"""Resources the trading domain uses; the broker's credentials come from the environment (EnvVar)."""
+"""Resources the trading domain uses; the broker is chosen by ATS_BROKER (simulated unless told)."""
 
 from ats_pipelines.resources import configured
 
-resources = {"timescale": configured.timescale, "redis": configured.redis, "broker": configured.alpaca}
+resources = {"timescale": configured.timescale, "redis": configured.redis, "broker": configured.broker}
