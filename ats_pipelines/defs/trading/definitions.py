@@ -4,8 +4,7 @@ import dagster as dg
 
 from ats_pipelines.defs.trading.assets import orders, positions
 from ats_pipelines.defs.trading.resources import resources
+from ats_pipelines.defs.trading.schedules import trading_after_signals_schedule, trading_job
 
-trading_job = dg.define_asset_job("trading_job", selection=[orders, positions],
-                                  description="Orders from a partition's signals, then positions from the broker.")
-
-defs = dg.Definitions(assets=[orders, positions], jobs=[trading_job], resources=resources)
+defs = dg.Definitions(assets=[orders, positions], jobs=[trading_job], schedules=[trading_after_signals_schedule],
+                      resources=resources)
