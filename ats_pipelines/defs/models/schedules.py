@@ -11,6 +11,7 @@ signals_job = dg.define_asset_job("signals_job", selection=[trading_signals],
                                   description="Signals of the active model for one partition (or a range).")
 
 weekly_training_schedule = dg.ScheduleDefinition(
+    name="weekly_training_schedule",
     job=training_job, cron_schedule="0 8 * * 6", execution_timezone="America/New_York",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Saturday 08:00 New York, after the weekly re-fetch: train, and promote only a better model.",

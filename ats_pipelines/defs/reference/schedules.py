@@ -32,11 +32,11 @@ def market_status_schedule(context: dg.ScheduleEvaluationContext):
     return dg.SkipReason("US equities closed; crypto and forex are checked every 30 minutes")
 
 
-news_schedule = dg.ScheduleDefinition(job=news_job, cron_schedule="*/15 * * * *", execution_timezone="UTC",
-                                      default_status=dg.DefaultScheduleStatus.RUNNING)
-holidays_schedule = dg.ScheduleDefinition(job=holidays_job, cron_schedule="0 6 * * *",
+news_schedule = dg.ScheduleDefinition(name="news_schedule", job=news_job, cron_schedule="*/15 * * * *",
+                                      execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING)
+holidays_schedule = dg.ScheduleDefinition(name="holidays_schedule", job=holidays_job, cron_schedule="0 6 * * *",
                                           execution_timezone="America/New_York",
                                           default_status=dg.DefaultScheduleStatus.RUNNING)
-ticker_details_schedule = dg.ScheduleDefinition(job=ticker_details_job, cron_schedule="0 7 * * 0",
-                                                execution_timezone="America/New_York",
+ticker_details_schedule = dg.ScheduleDefinition(name="ticker_details_schedule", job=ticker_details_job,
+                                                cron_schedule="0 7 * * 0", execution_timezone="America/New_York",
                                                 default_status=dg.DefaultScheduleStatus.RUNNING)
