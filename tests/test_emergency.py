@@ -49,6 +49,7 @@ def test_a_stop_cancels_liquidates_and_blocks_until_resumed(db, cache, sql_conn,
     assert resume(db, cache, resolution="checked, fine", resolved_by="pytest") == 1
     assert stop_state(db, cache).orders_allowed
     assert sql_conn.execute("SELECT metadata->>'resolution' FROM emergency_events").fetchone()[0] == "checked, fine"
+    assert sql_conn.execute("SELECT status, resolved_at IS NOT NULL FROM alerts").fetchall() == [("resolved", True)]
 
 
 def test_with_redis_down_the_database_still_blocks_and_with_both_down_nothing_is_allowed(db, cache):

@@ -13,6 +13,7 @@ from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
 INSERT_ALERT_SQL = read_sql_beside(__file__, "insert_alert.sql")
+RESOLVE_ALERTS_SQL = read_sql_beside(__file__, "resolve_alerts.sql")
 ALERT_NAMESPACE = uuid.UUID("5d0c3d6e-7d55-4a8e-8f8b-2a1f0f7b9c42")
 
 
@@ -24,3 +25,8 @@ def record_alert(timescale: TimescaleResource, *, alert_type: str, severity: str
         "alert_id": str(uuid.uuid5(ALERT_NAMESPACE, identity)), "alert_type": alert_type, "severity": severity,
         "message": message[:2000], "component": component, "metadata": json.dumps(cause, default=str),
     }))
+
+
+def resolve_alerts(timescale: TimescaleResource, alert_type: str, resolution: str) -> int:
+    """Mark every open alert of ``alert_type`` resolved; returns how many."""
+    return timescale.execute(RESOLVE_ALERTS_SQL, {"alert_type": alert_type, "resolution": resolution})

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ats_pipelines.defs.monitoring.alerts import record_alert
+from ats_pipelines.defs.monitoring.alerts import record_alert, resolve_alerts
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.broker import Broker
 from ats_pipelines.sql_files import read_sql_beside
@@ -85,6 +85,7 @@ def trigger_stop(timescale: TimescaleResource, redis: RedisResource, broker: Bro
 def resume(timescale: TimescaleResource, redis: RedisResource, *, resolution: str, resolved_by: str) -> int:
     """Resolve every stop in force (recording how); returns how many there were."""
     resolved = timescale.execute(RESOLVE_SQL, {"resolution": resolution, "resolved_by": resolved_by})
+    resolve_alerts(timescale, "emergency_stop", resolution)
     _mirror(redis, {"active": False, "resolution": resolution, "resolved_at": datetime.now(UTC).isoformat()})
     return resolved
 
