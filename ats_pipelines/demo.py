@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, date, datetime, timedelta
 
 import click
 import dagster as dg
@@ -21,6 +22,8 @@ import httpx
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ats_pipelines.db import migrate
+from ats_pipelines.defs.trading.backtest import run_backtest
+from ats_pipelines.defs.trading.risk import RiskLimits
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.settings import database_url, redact_url
 
@@ -109,6 +112,13 @@ def summary(timescale: TimescaleResource) -> str:
     return "\n".join(f"  {what:<16} {rows:>9,}" for what, rows in counts.iter_rows())
 
 
+def demo_window() -> tuple[datetime, datetime]:
+    """``[first day, day after the last)`` of the demo range, in UTC."""
+    first, last = (date.fromisoformat(d) for d in DEMO_RANGE)
+    return (datetime.combine(first, datetime.min.time(), UTC),
+            datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC))
+
+
 def run_demo(ui: bool, port: int) -> None:
     url = database_url()
     click.echo(f"database: {redact_url(url)}")
@@ -130,9 +140,13 @@ def run_demo(ui: bool, port: int) -> None:
             click.echo(f"  check {check.asset_key.to_user_string()}.{check.check_name}: "
                        f"{'passed' if check.passed else 'FAILED'}")
         click.echo("rows now in the database:\n" + summary(timescale))
-        timescale.close()
         if not all(r.success for r in results):
+            timescale.close()
             raise click.ClickException("a demo run failed; see the Dagster logs above")
+        backtest = run_backtest(timescale, "next_bar_direction_xgb", *demo_window(), RiskLimits())
+        click.echo("backtest of the demo signals (simulated broker; again any time: ats backtest):\n"
+                   + backtest.summary())
+        timescale.close()
         if ui:
             stack.enter_context(live_stream(port + len(FAKE_SERVERS)))
             click.echo("starting the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)")

@@ -3,7 +3,8 @@
 Every value is a pure function of (ticker, session): the same request always returns the same bars,
 trades and quotes, so tests can compute exactly what must land. Stocks and options trade in NYSE regular
 hours (from :mod:`ats_pipelines.market_calendar`, early closes included); crypto trades around the clock.
-A minute without trades has no bar (about 1 % of minutes, none for the most liquid ETFs).
+A minute without trades has no bar (about 1 % of minutes, none for the most liquid ETFs). Minute returns
+have a little momentum (``MOMENTUM``); everything else is noise.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from scipy.signal import lfilter
 
 from ats_pipelines.ingest.occ import parse_occ
 from ats_pipelines.market_calendar import sessions
@@ -24,6 +26,9 @@ MS = 1_000
 NS = 1_000_000_000
 ALWAYS_TRADED = frozenset({"SPY", "QQQ", "IWM", "DIA"})
 TRADES_PER_SESSION = 600
+# Minute returns carry a little of the previous minute's move (AR(1)): the one regularity in this data, so
+# the demo's next-bar model has something real to find (and the promotion gate something to judge).
+MOMENTUM = 0.25
 QUOTES_PER_SESSION = 900
 
 
@@ -83,7 +88,8 @@ def minute_bars(ticker: str, day: date) -> Bars:
     start_ms = int(opens_at.timestamp()) * MS
     t = start_ms + np.arange(minutes, dtype=np.int64) * 60_000
     level = base_price(ticker) * (1 + rng.normal(0, 0.01))
-    close = np.round(level * np.exp(np.cumsum(rng.normal(0, 0.0008, minutes))), 4)
+    returns = lfilter([1.0], [1.0, -MOMENTUM], rng.normal(0, 0.0008, minutes))
+    close = np.round(level * np.exp(np.cumsum(returns)), 4)
     open_ = np.round(np.concatenate([[level], close[:-1]]), 4)
     spread = np.abs(rng.normal(0, 0.0005, minutes)) * close
     high = np.round(np.maximum(open_, close) + spread, 4)
