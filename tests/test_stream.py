@@ -214,3 +214,22 @@ def test_the_stream_reports_its_lag_and_counts_in_system_metrics(db, cache, sql_
     lag = sql_conn.execute("SELECT max(metric_value) FROM system_metrics WHERE component = 'stream'"
                            " AND metric_name = 'lag_p99_ms'").fetchone()[0]
     assert lag is not None and lag >= 0
+
+
+def test_a_tick_seen_by_both_paths_is_stored_once_when_rest_lands_its_window(db, cache, sql_conn, ws_server,
+                                                                              fake_polygon):
+    from ats_pipelines.defs.market_data.assets import trades
+    from tests.conftest import market_resources, metadata, run
+
+    bar = minute_bar_events("AAPL", DAY)[0]
+    service = service_for(ws_server, db, cache)
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [[{"ev": "T", "sym": "AAPL", "x": 4, "i": "77", "p": 171.5, "s": 100,
+                                       "t": bar["s"] + 1_000, "q": 5}]])
+        wait_until(lambda: cache.get("ws:last_trade:AAPL") is not None)
+    assert sql_conn.execute("SELECT source FROM trades").fetchall() == [("polygon_ws",)]
+    result = run([trades], market_resources(db, fake_polygon, stocks="AAPL"), "2024-03-07")
+    sources = dict(sql_conn.execute("SELECT source, count(*) FROM trades GROUP BY 1").fetchall())
+    assert set(sources) == {"polygon"} and sources["polygon"] == metadata(result, "trades")["rows_inserted"]
+    assert metadata(result, "trades")["stream_rows_superseded"] == 1

@@ -41,6 +41,7 @@ class IngestReport:
     rows_updated: int = 0
     rows_unchanged: int = 0
     pages: int = 0
+    stream_rows_superseded: int = 0  # the stream's provisional ticks replaced by the REST ones
     reject_reasons: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -55,6 +56,7 @@ class IngestReport:
             "rows_updated": self.rows_updated,
             "rows_unchanged": self.rows_unchanged,
             "rows_rejected": self.rows_rejected,
+            "stream_rows_superseded": self.stream_rows_superseded,
             "reject_reasons": dict(self.reject_reasons.most_common(20)),
             "pages": self.pages,
         }

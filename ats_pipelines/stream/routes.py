@@ -1,7 +1,9 @@
 """What each WebSocket event becomes: Redis's hot value on receipt, and a row batched into a table.
 
 The rows go through the same column maps as the REST assets (``stream`` flavour) and the same writer, so a
-bar seen by both paths has one key and is stored once.
+bar seen by both paths has one key and is stored once. Ticks carry millisecond times on the stream and
+nanosecond times over REST: the stream's are stored as ``source = 'polygon_ws'`` and replaced by REST's
+when the trades/quotes assets load that window.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from ats_pipelines.ingest.polygon_maps import CRYPTO_AGGS, CRYPTO_TRADES, QUOTES
 from ats_pipelines.resources import redis_keys
 
 BAR_CONSTANTS = {"timeframe": "1m", "multiplier": 1, "timespan_unit": "minute", "source": "polygon"}
+# Ticks from the stream are provisional: REST's (nanosecond times, other keys) replace them per window.
+TICK_CONSTANTS = {"source": "polygon_ws"}
 
 
 def crypto_ticker(pair: str) -> str:
@@ -48,15 +52,16 @@ def _crypto_trade(event: dict) -> dict:
 
 ROUTES: dict[str, dict[str, Route]] = {
     "stocks": {
-        "T": Route("T", "sym", lambda s: redis_keys.WS_LAST_TRADE.build(symbol=s), TRADES),
-        "Q": Route("Q", "sym", lambda s: redis_keys.WS_LAST_QUOTE.build(symbol=s), QUOTES, finish=quote_rows),
+        "T": Route("T", "sym", lambda s: redis_keys.WS_LAST_TRADE.build(symbol=s), TRADES, TICK_CONSTANTS),
+        "Q": Route("Q", "sym", lambda s: redis_keys.WS_LAST_QUOTE.build(symbol=s), QUOTES, TICK_CONSTANTS,
+                   finish=quote_rows),
         # Live bars are the adjusted series' newest bars (a later split makes the re-fetch replace them).
         "AM": Route("AM", "sym", lambda s: redis_keys.WS_AGG.build(symbol=s, timeframe="1m"), STOCK_AGGS,
                     {**BAR_CONSTANTS, "adjusted": True}),
     },
     "crypto": {
         "XT": Route("XT", "pair", lambda s: redis_keys.WS_LAST_TRADE.build(symbol=s), CRYPTO_TRADES,
-                    prepare=_crypto_trade),
+                    TICK_CONSTANTS, prepare=_crypto_trade),
         # Crypto quotes carry no sequence number, part of the quotes key: they stay Redis-only.
         "XQ": Route("XQ", "pair", lambda s: redis_keys.WS_LAST_QUOTE.build(symbol=s)),
         "XA": Route("XA", "pair", lambda s: redis_keys.WS_AGG.build(symbol=s, timeframe="1m"), CRYPTO_AGGS,

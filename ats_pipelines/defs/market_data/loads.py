@@ -24,6 +24,7 @@ DERIVE_BARS_SQL = read_sql_beside(__file__, "derive_bars.sql")
 REFRESH_ROLLUP_SQL = read_sql_beside(__file__, "refresh_rollup.sql") + DERIVE_BARS_SQL
 DELETE_ROLLUP_RANGE_SQL = read_sql_beside(__file__, "delete_rollup_range.sql")
 ROLLUP_KIND_SQL = read_sql_beside(__file__, "rollup_kind.sql")
+DELETE_STREAM_TICKS_SQL = read_sql_beside(__file__, "delete_stream_ticks.sql")
 ROLLUPS = {"stock_aggs_5m": "5 minutes", "stock_aggs_15m": "15 minutes", "stock_aggs_1h": "1 hour"}
 TIMESPANS = {"1m": ("minute", 1), "1d": ("day", 1)}
 BULK_LOAD_ROWS = 100_000
@@ -71,12 +72,18 @@ def load_ticks(
     partition_key: str,
     finish: Callable[[pl.DataFrame], pl.DataFrame],
 ) -> None:
-    """Fetch trades or quotes of each ticker over the window (ns bounds) and write them."""
+    """Fetch trades or quotes of each ticker over the window (ns bounds) and write them; where REST delivered
+    rows, the stream's provisional rows of the window are removed (see sql/delete_stream_ticks.sql)."""
     start_ns, end_ns = (int(t.timestamp()) * 1_000_000_000 for t in window)
+    delete_stream_rows = sql.SQL(DELETE_STREAM_TICKS_SQL).format(table=sql.Identifier(kind))
     for ticker in tickers:  # one ingest per ticker: crypto and stock trades map differently
         constants = {"symbol": ticker, "source": "polygon"}
         pages = ((constants, page) for page in client.ticks(kind, ticker, start_ns, end_ns))
+        received = report.rows_received
         ingest_pages(timescale, maps(ticker), pages, report, window=window, partition_key=partition_key, finish=finish)
+        if report.rows_received > received:
+            report.stream_rows_superseded += timescale.execute(
+                delete_stream_rows, {"symbol": ticker, "start": window[0], "end": window[1]})
 
 
 def option_contracts(client: PolygonClient, underlying: str, window: tuple[datetime, datetime],
