@@ -10,18 +10,25 @@ from ats_pipelines.defs.features.assets import features
 from ats_pipelines.defs.monitoring.sensors import run_failure_alert_sensor
 
 
+def evaluate_twice(sensor, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, db,
+                   event_type: dg.DagsterEventType, failure: bool = False) -> None:
+    """Evaluate a run-status sensor on ``result``'s run twice (as after a restart)."""
+    event = next(e for e in result.all_events if e.event_type == event_type)
+    for _ in range(2):
+        with dg.build_run_status_sensor_context(sensor_name=sensor.name, dagster_instance=instance,
+                                                dagster_run=result.dagster_run, dagster_event=event,
+                                                resources={"timescale": db}) as context:
+            sensor(context.for_run_failure() if failure else context)
+
+
 def test_a_failed_run_produces_one_alert(db, sql_conn):
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([features], resources={"timescale": db}, instance=instance, partition_key="2024-03-07",
                             raise_on_error=False,
                             run_config={"ops": {"features": {"config": {"timeframes": "7m"}}}})
     assert not result.success
-    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
-    for _ in range(2):  # the sensor may see the same failure twice (a restart): still one alert
-        with dg.build_run_status_sensor_context(
-                sensor_name="run_failure_alert_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
-                dagster_event=failure, resources={"timescale": db}) as context:
-            run_failure_alert_sensor(context.for_run_failure())
+    # the sensor may see the same failure twice (a restart): still one alert
+    evaluate_twice(run_failure_alert_sensor, instance, result, db, dg.DagsterEventType.RUN_FAILURE, failure=True)
     rows = sql_conn.execute("SELECT alert_type, severity, status, message, metadata->>'run_id' FROM alerts").fetchall()
     assert len(rows) == 1
     alert_type, severity, status, message, run_id = rows[0]
@@ -79,12 +86,7 @@ def test_successful_runs_leave_their_duration_rows_and_api_use_in_system_metrics
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([stock_aggs], resources=market_resources(db, fake_polygon, stocks="AAPL"),
                             instance=instance, partition_key="2024-03-07")
-    success = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS)
-    for _ in range(2):
-        with dg.build_run_status_sensor_context(
-                sensor_name="run_metrics_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
-                dagster_event=success, resources={"timescale": db}) as context:
-            run_metrics_sensor(context)
+    evaluate_twice(run_metrics_sensor, instance, result, db, dg.DagsterEventType.RUN_SUCCESS)
     metrics = dict(sql_conn.execute("SELECT metric_name, metric_value::float8 FROM system_metrics"
                                     " WHERE component = '__ephemeral_asset_job__'").fetchall())
     written = next(e for e in result.get_asset_materialization_events()).materialization.metadata["rows_written"]
@@ -104,11 +106,6 @@ def test_a_failed_asset_check_becomes_one_alert(db, sql_conn):
 
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([probe], instance=instance)
-    success = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS)
-    for _ in range(2):
-        with dg.build_run_status_sensor_context(
-                sensor_name="run_metrics_sensor", dagster_instance=instance, dagster_run=result.dagster_run,
-                dagster_event=success, resources={"timescale": db}) as context:
-            run_metrics_sensor(context)
+    evaluate_twice(run_metrics_sensor, instance, result, db, dg.DagsterEventType.RUN_SUCCESS)
     assert sql_conn.execute("SELECT alert_type, severity, component, message FROM alerts").fetchall() == [
         ("check_failed", "warning", "probe", "check always_fails of probe failed")]

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from ats_pipelines.resources.broker import Account, BrokerOrder, BrokerPosition, OrderRequest
-from ats_pipelines.resources.http import ApiClient, ApiError, ApiNotFoundError, ApiUncertainError, RetryPolicy
+from ats_pipelines.resources.http import ApiClient, ApiError, ApiNotFoundError, ApiUncertainError
 from ats_pipelines.resources.vendor import VendorApiResource
 
 
@@ -99,18 +99,10 @@ class AlpacaResource(VendorApiResource):
     secret_key: str = Field(description="API secret, sent only in the APCA-API-SECRET-KEY header")
     timeout_seconds: float = Field(default=10.0)
 
-    @contextmanager
-    def client(self) -> Iterator[ApiClient]:
-        if not self.api_key or not self.secret_key:
+    def auth_headers(self) -> dict[str, str]:
+        if not self.secret_key:
             raise ApiError(self.VENDOR, None, "-", "ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY must be set")
-        client = ApiClient(self.VENDOR, self.url, "", requests_per_minute=self.rate,
-                           retry=RetryPolicy(max_retries=self.max_retries, backoff_seconds=self.backoff_seconds),
-                           timeout_seconds=self.timeout_seconds,
-                           auth_headers={"APCA-API-KEY-ID": self.api_key, "APCA-API-SECRET-KEY": self.secret_key})
-        try:
-            yield client
-        finally:
-            client.close()
+        return {"APCA-API-KEY-ID": self.api_key, "APCA-API-SECRET-KEY": self.secret_key}
 
     @contextmanager
     def broker(self) -> Iterator[AlpacaBroker]:

@@ -39,6 +39,10 @@ class VendorApiResource(dg.ConfigurableResource):
     def rate(self) -> float:
         return self.requests_per_minute or float(os.environ.get(self.RATE_ENV) or self.DEFAULT_RATE)
 
+    def auth_headers(self) -> dict[str, str] | None:
+        """The vendor's own authentication headers; None means ``Authorization: Bearer <api_key>``."""
+        return None
+
     @contextmanager
     def client(self) -> Iterator[ApiClient]:
         """A client for one run; all clients of a vendor in this process share one rate limiter."""
@@ -47,7 +51,7 @@ class VendorApiResource(dg.ConfigurableResource):
         client = self.CLIENT(
             self.VENDOR, self.url, self.api_key, requests_per_minute=self.rate,
             retry=RetryPolicy(max_retries=self.max_retries, backoff_seconds=self.backoff_seconds),
-            timeout_seconds=self.timeout_seconds,
+            timeout_seconds=self.timeout_seconds, auth_headers=self.auth_headers(),
         )
         try:
             yield client
