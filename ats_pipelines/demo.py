@@ -81,14 +81,22 @@ REFERENCE_AND_FLOW = ("ticker_details", "market_holidays", "market_status", "new
 FEATURES = ("features",)
 TRAINING = ("model_training_runs", "models")
 SIGNALS = ("trading_signals",)
+ORDERS = ("orders",)
+BOOK = ("positions", "trading_metrics")
+# The demo trades old sessions on the simulated broker: signal and market-data age limits would (rightly)
+# refuse two-year-old signals and data, so the demo lifts just those two.
+DEMO_TRADING = {"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9}
 
 
-def materialize(names: tuple[str, ...], tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize the named assets as one run in the Dagster instance (so the UI shows it)."""
+def materialize(names: tuple[str, ...], tags: dict[str, str] | None = None,
+                config: dict[str, object] | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize the named assets as one run in the Dagster instance (so the UI shows it); ``config`` is
+    every asset's run config."""
     from ats_pipelines.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=dg.DagsterInstance.get(), tags=tags,
+    run_config = {"ops": {name: {"config": config} for name in names}} if config else None
+    return job.execute_in_process(instance=dg.DagsterInstance.get(), tags=tags, run_config=run_config,
                                   asset_selection=[dg.AssetKey(name) for name in names])
 
 
@@ -107,6 +115,9 @@ def summary(timescale: TimescaleResource) -> str:
         " UNION ALL SELECT 'features ' || timeframe, count(*) FROM features GROUP BY timeframe"
         " UNION ALL SELECT 'models ' || status, count(*) FROM models GROUP BY status"
         " UNION ALL SELECT 'trading_signals', count(*) FROM trading_signals"
+        " UNION ALL SELECT 'orders ' || status, count(*) FROM orders GROUP BY status"
+        " UNION ALL SELECT 'positions ' || status, count(*) FROM positions GROUP BY status"
+        " UNION ALL SELECT 'trading_metrics', count(*) FROM trading_metrics"
         " UNION ALL SELECT 'ingest_rejects', count(*) FROM ingest_rejects ORDER BY 1"
     )
     return "\n".join(f"  {what:<16} {rows:>9,}" for what, rows in counts.iter_rows())
@@ -134,8 +145,11 @@ def run_demo(ui: bool, port: int) -> None:
         first, last = DEMO_RANGE
         click.echo(f"backfilling {first}...{last} as one run (universe: {os.environ.get('ATS_UNIVERSE') or 'default'})")
         demo_range = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
+        os.environ.setdefault("ATS_BROKER", "simulated")
+        click.echo(f"broker: {os.environ['ATS_BROKER']}")
         results = [materialize(MARKET_DATA, demo_range), materialize(REFERENCE_AND_FLOW),
-                   materialize(FEATURES, demo_range), materialize(TRAINING), materialize(SIGNALS, demo_range)]
+                   materialize(FEATURES, demo_range), materialize(TRAINING), materialize(SIGNALS, demo_range),
+                   materialize(ORDERS, demo_range, DEMO_TRADING), materialize(BOOK, config=DEMO_TRADING)]
         for check in (c for r in results for c in r.get_asset_check_evaluations()):
             click.echo(f"  check {check.asset_key.to_user_string()}.{check.check_name}: "
                        f"{'passed' if check.passed else 'FAILED'}")

@@ -38,5 +38,6 @@ def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
     # The fake market's minute returns carry a little momentum: the model finds it and is promoted
     assert runs == [("completed",)] and len(model) == 1 and model[0][0] == "active" and float(model[0][1]) > 0.55
     assert "backtest of the demo signals" in result.stdout and "equity 100,000.00 ->" in result.stdout
+    assert "orders filled" in result.stdout and "trading_metrics" in result.stdout
     assert "models " in result.stdout and "trading_signals" in result.stdout
     assert feature_bars == {"1m": sum(bars.values()), "1d": 2 * 5}  # every bar has features (vwap_deviation at once)
