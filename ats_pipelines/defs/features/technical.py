@@ -66,7 +66,6 @@ NAMES = tuple(s.name for s in TECHNICAL)
 # whole-history value to 1e-8 after 400 bars (tests/test_features.py::test_the_lead_in_is_enough).
 LEAD_IN_BARS = 600
 _ROW = {name: i for i, name in enumerate(NAMES)}
-MAX_WARMUP = max(s.warmup for s in TECHNICAL)
 
 
 def compute_technical(bars: pl.DataFrame, workers: int | None = None) -> pl.DataFrame:
