@@ -172,3 +172,14 @@ def test_the_simulated_broker_trades_the_signals_and_remembers_its_book_between_
                             ).fetchall() == [("filled", 52.0, 191.0, 0.52)]
     assert sql_conn.execute("SELECT quantity::float8, entry_price::float8, current_price::float8, pnl::float8"
                             " FROM positions").fetchall() == [(52.0, 191.0, 192.0, 52.0)]
+
+
+def test_a_submit_without_a_clear_answer_stays_pending_and_reconciliation_settles_it(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    alpaca.unavailable_posts = 2  # the submit and its one resend both get 503: the broker never took it
+    md = meta(trade(db, cache, alpaca))
+    assert (md["orders_submitted"], md["orders_rejected"]) == (0, 1) and alpaca.orders == {}
+    assert sql_conn.execute("SELECT status FROM orders").fetchone() == ("pending_new",)  # not "rejected"
+    assert sql_conn.execute("SELECT alert_type FROM alerts").fetchall() == [("order_uncertain",)]
+    trade(db, cache, alpaca)  # a re-run never submits it again (its order row exists) and nothing doubles
+    assert alpaca.orders == {} and sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1

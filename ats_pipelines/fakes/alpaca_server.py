@@ -3,7 +3,8 @@
 Decimals as strings, RFC 3339 times with nanoseconds, UUID ids, ``client_order_id`` unique (a repeat gets
 422 as from Alpaca). Market orders fill at once at :attr:`prices` (all, or :attr:`partial_fill_share` of
 them; a symbol in :attr:`reject_symbols` is rejected with 403). ``accept_then_stall_seconds`` makes the
-next submit accept the order and then hold the answer back, as a network drop after the broker took it.
+next submit accept the order and then hold the answer back, as a network drop after the broker took it;
+``unavailable_posts`` answers that many submits with 503 without taking them.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class _Handler(JsonHandler):
             return None
         body = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         with self.server.lock:
+            if self.server.unavailable_posts:  # a 503 before anything was taken
+                self.server.unavailable_posts -= 1
+                return self.send(503, {"code": 50300000, "message": "service unavailable"})
             if body.get("client_order_id") in self.server.by_client_id:
                 return self.send(422, {"code": 40010001, "message": "client_order_id must be unique"})
             if body["symbol"] in self.server.reject_symbols:
@@ -115,6 +119,7 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.partial_fill_share = 1.0
         self.reject_symbols: set[str] = set()
         self.accept_then_stall_seconds = 0.0
+        self.unavailable_posts = 0
         self.cash = 100_000.0
         self.last_equity = 100_000.0
 

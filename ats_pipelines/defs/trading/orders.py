@@ -22,7 +22,7 @@ from ats_pipelines.defs.trading.emergency import stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest
-from ats_pipelines.resources.http import ApiError
+from ats_pipelines.resources.http import ApiError, ApiUncertainError
 from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -109,9 +109,14 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
         except ApiError as exc:
             errors_in_a_row += 1
             report.rejected[signal["signal_id"]] = str(exc)
-            timescale.execute(UPDATE_ORDER_SQL, _order_update(order, status="rejected"))
-            _alert(timescale, "order_rejected", "error", f"{side} {quantity:g} {signal['symbol']}: {exc}",
-                   {"order_id": order, "signal_id": signal["signal_id"]})
+            if isinstance(exc, ApiUncertainError):
+                # The broker may hold it: the row stays pending_new and reconciliation settles it by its id.
+                _alert(timescale, "order_uncertain", "error", f"{side} {quantity:g} {signal['symbol']}: {exc}",
+                       {"order_id": order, "signal_id": signal["signal_id"]})
+            else:
+                timescale.execute(UPDATE_ORDER_SQL, _order_update(order, status="rejected"))
+                _alert(timescale, "order_rejected", "error", f"{side} {quantity:g} {signal['symbol']}: {exc}",
+                       {"order_id": order, "signal_id": signal["signal_id"]})
             if errors_in_a_row >= limits.max_broker_errors_in_a_row:
                 report.stopped = f"{errors_in_a_row} broker errors in a row"
                 trigger_stop(timescale, redis, broker, trigger_type="broker_errors", description=report.stopped,
