@@ -183,3 +183,20 @@ def test_a_submit_without_a_clear_answer_stays_pending_and_reconciliation_settle
     assert sql_conn.execute("SELECT alert_type FROM alerts").fetchall() == [("order_uncertain",)]
     trade(db, cache, alpaca)  # a re-run never submits it again (its order row exists) and nothing doubles
     assert alpaca.orders == {} and sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1
+
+
+def test_replaying_past_signals_on_the_simulated_broker_marks_only_what_was_known_then(db, cache, sql_conn):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0), ("MSFT", "buy", 1)])
+    later = [(m, o) for m, o in ((1, 191.0), (2, 401.0))] + [(3 * 24 * 60, 100.0)]  # a crash three days later
+    db.write("stock_aggs", pl.DataFrame([{
+        "timestamp": T0 + timedelta(minutes=m), "symbol": s, "open": o if s == "AAPL" else o + 210,
+        "high": o + 300, "low": o - 1, "close": o if s == "AAPL" else o + 210, "volume": 100_000,
+        "timeframe": "1m", "adjusted": True} for m, o in later for s in ("AAPL", "MSFT")]))
+    settings = {"config": {"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9, "max_daily_loss": 2_000}}
+    result = dg.materialize([orders], partition_key=DAY, instance=dg.DagsterInstance.ephemeral(),
+                            resources={"timescale": db, "redis": cache,
+                                       "broker": BrokerResource(kind="simulated", slippage_bps=0)},
+                            run_config={"ops": {"orders": settings}})
+    md = meta(result)
+    # Marked at the crash, the AAPL buy would show a 4,700 loss before the MSFT order and stop all trading.
+    assert (md["orders_submitted"], md["emergency_stop"]) == (2, "none")

@@ -56,6 +56,10 @@ class SimulatedBroker:
     def submit_order(self, request: OrderRequest) -> BrokerOrder:
         if request.client_order_id in self._orders:
             return self._orders[request.client_order_id]
+        if request.not_before is not None:
+            # An order on a past signal replays history: from here on, marks (and the risk checks that read
+            # them) see only the bars that had ended when the order could first exist.
+            self.clock = request.not_before
         order = BrokerOrder(str(uuid.uuid5(SIM_NAMESPACE, request.client_order_id)), request.client_order_id,
                             request.symbol, request.side, request.qty, request.type, "accepted", 0.0, None,
                             request.limit_price, request.not_before or self.clock,
