@@ -7,17 +7,20 @@ import subprocess
 import sys
 
 import psycopg
+import redis
 
-from tests.conftest import TEST_DATABASE_URL, recreate_database
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, recreate_database
 
 DEMO_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_demo"
+DEMO_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
 
 
 def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
     recreate_database(DEMO_DB_URL)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "ATS_", "DAGSTER_"))}
+    redis.Redis.from_url(DEMO_REDIS_URL).flushdb()  # its own Redis database: no state from other runs
     env.update(ATS_DATABASE_URL=DEMO_DB_URL, DAGSTER_HOME=str(tmp_path), ATS_UNIVERSE="AAPL,SPY",
-               ATS_MODEL_DIR=str(tmp_path / "models"))
+               ATS_MODEL_DIR=str(tmp_path / "models"), ATS_REDIS_URL=DEMO_REDIS_URL)
     result = subprocess.run([sys.executable, "-m", "ats_pipelines.cli", "demo", "--no-ui", "--port", "8791"],
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
