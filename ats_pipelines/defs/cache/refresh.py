@@ -16,6 +16,7 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
+from ats_pipelines.defs.trading.emergency import stop_in_force
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.resp import Spread, encode
 from ats_pipelines.sql_files import read_sql_beside
@@ -25,7 +26,6 @@ MODEL_METADATA_SQL = read_sql_beside(__file__, "model_metadata.sql")
 RECENT_PREDICTIONS_SQL = read_sql_beside(__file__, "recent_predictions.sql")
 OPEN_POSITIONS_SQL = read_sql_beside(__file__, "open_positions.sql")
 RECENT_ORDERS_SQL = read_sql_beside(__file__, "recent_orders.sql")
-UNRESOLVED_EMERGENCY_SQL = read_sql_beside(__file__, "unresolved_emergency.sql")
 
 
 
@@ -114,7 +114,7 @@ def refresh_trading(timescale: TimescaleResource, redis: RedisResource, order_da
     ``pending_orders``, and ``emergency:status`` (the newest unresolved emergency event, or inactive)."""
     positions = timescale.read(OPEN_POSITIONS_SQL)
     orders = timescale.read(RECENT_ORDERS_SQL, {"days": order_days})
-    emergency = timescale.read(UNRESOLVED_EMERGENCY_SQL)
+    emergency = stop_in_force(timescale)
     open_symbols = positions["symbol"].to_list() if positions.height else []
     gone = redis.members(redis_keys.ACTIVE_POSITIONS.build()) - set(open_symbols)
     redis.delete(*(redis_keys.POSITION.build(symbol=s) for s in gone))
@@ -124,11 +124,11 @@ def refresh_trading(timescale: TimescaleResource, redis: RedisResource, order_da
     commands = replace_hashes(redis, positions.with_columns(redis_keys.POSITION.column(positions, symbol="symbol")))
     orders = orders.drop("pending")
     commands += replace_hashes(redis, orders.with_columns(redis_keys.ORDER.column(orders, order_id="order_id")))
-    status = ({"active": True, **emergency.row(0, named=True)} if emergency.height
+    status = ({"active": True, **emergency} if emergency is not None
               else {"active": False, "checked_at": datetime.now(UTC).isoformat()})
     redis.set_values({redis_keys.EMERGENCY_STATUS.build(): json.dumps(status)})
     return Refreshed(len(open_symbols) + orders.height + 3 + len(gone), commands + 3,
-                     positions.height + orders.height + emergency.height)
+                     positions.height + orders.height + (emergency is not None))
 
 
 def refresh_status(timescale: TimescaleResource, redis: RedisResource, instance: dg.DagsterInstance) -> Refreshed:
@@ -138,7 +138,7 @@ def refresh_status(timescale: TimescaleResource, redis: RedisResource, instance:
     components: dict[str, dict[str, object]] = {}
     try:
         components["timescaledb"] = {"status": "ok", "mode": timescale.mode().kind}
-        emergency = timescale.read(UNRESOLVED_EMERGENCY_SQL).height > 0
+        emergency = stop_in_force(timescale) is not None
     except Exception as exc:  # noqa: BLE001 - the status is the point: an unreachable database is "down"
         components["timescaledb"], emergency = {"status": "down", "error": str(exc)[:200]}, None
     heartbeats = instance.get_daemon_heartbeats()

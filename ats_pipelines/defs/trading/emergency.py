@@ -21,7 +21,7 @@ from ats_pipelines.resources.broker import Broker
 from ats_pipelines.sql_files import read_sql_beside
 
 log = logging.getLogger(__name__)
-UNRESOLVED_SQL = read_sql_beside(__file__, "unresolved_emergency_count.sql")
+UNRESOLVED_SQL = read_sql_beside(__file__, "unresolved_emergency.sql")
 INSERT_EVENT_SQL = read_sql_beside(__file__, "insert_emergency_event.sql")
 ACTIONS_DONE_SQL = read_sql_beside(__file__, "emergency_actions_done.sql")
 RESOLVE_SQL = read_sql_beside(__file__, "resolve_emergency.sql")
@@ -39,6 +39,12 @@ class StopState:
         return self.active is False
 
 
+def stop_in_force(timescale: TimescaleResource) -> dict[str, object] | None:
+    """The newest unresolved ``emergency_events`` row (as text fields), or None when no stop is in force."""
+    rows = timescale.read(UNRESOLVED_SQL)
+    return rows.row(0, named=True) if rows.height else None
+
+
 def stop_state(timescale: TimescaleResource, redis: RedisResource) -> StopState:
     """Read both stores; a stop in either, or neither readable, blocks orders."""
     readings: dict[str, bool] = {}
@@ -49,7 +55,7 @@ def stop_state(timescale: TimescaleResource, redis: RedisResource) -> StopState:
     except Exception as exc:  # noqa: BLE001 - any failure to read is "unknown", never "allowed"
         log.warning("emergency status unreadable in Redis (%s); asking the database", exc)
     try:
-        readings["database"] = timescale.read(UNRESOLVED_SQL).item() > 0
+        readings["database"] = stop_in_force(timescale) is not None
     except Exception as exc:  # noqa: BLE001 - as above
         log.warning("emergency events unreadable in the database (%s)", exc)
     if not readings:
