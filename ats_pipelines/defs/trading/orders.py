@@ -77,6 +77,9 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     book = Book({s: p.qty for s, p in held.items()}, {s: p.current_price for s, p in held.items()},
                 timescale.read(ORDERS_SINCE_SQL, {"strategy_id": strategy_id, "since": day_start}).item())
+    # Neither changes while the run places orders; the broker's equity does, so it is read before each submit.
+    peak_equity = timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item()
+    newest_bar = timescale.read(NEWEST_BAR_SQL).item()
     errors_in_a_row = 0
     for signal in signals.iter_rows(named=True):
         side = signal["signal_type"]
@@ -87,7 +90,9 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             _alert(timescale, "risk_limit", "warning", f"{side} {signal['symbol']} blocked: {reason}",
                    {"signal_id": signal["signal_id"], "reason": reason})
             continue
-        trigger = _trigger(timescale, broker, limits, strategy_id, now)
+        account = broker.account()
+        trigger = stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
+                               peak_equity=peak_equity, newest_bar=newest_bar, now=now)
         if trigger:
             report.stopped = trigger[1]
             trigger_stop(timescale, redis, broker, trigger_type=trigger[0], description=trigger[1],
@@ -130,14 +135,6 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             quantity if side == "buy" else -quantity)
         timescale.execute(UPDATE_ORDER_SQL, _order_update(order, placed))
     return report
-
-
-def _trigger(timescale: TimescaleResource, broker: Broker, limits: RiskLimits, strategy_id: str, now: datetime
-             ) -> tuple[str, str] | None:
-    account = broker.account()
-    return stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
-                        peak_equity=timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item(),
-                        newest_bar=timescale.read(NEWEST_BAR_SQL).item(), now=now)
 
 
 def reconcile_orders(timescale: TimescaleResource, broker: Broker) -> int:
