@@ -16,6 +16,12 @@ import pandas as pd
 
 REGULAR_SESSION = timedelta(hours=6, minutes=30)
 NEW_YORK = ZoneInfo("America/New_York")
+# SQL condition: "timestamp" lies in a regular session (09:30 to 16:00 New York, 13:00 on the dates of
+# %(early_closes)s, see early_close_days), not in Polygon's extended hours. Bars exist on session days only.
+REGULAR_HOURS_SQL = """(("timestamp" AT TIME ZONE 'America/New_York')::time >= time '09:30'
+    AND ("timestamp" AT TIME ZONE 'America/New_York')::time
+        < CASE WHEN ("timestamp" AT TIME ZONE 'America/New_York')::date = ANY(%(early_closes)s::date[])
+               THEN time '13:00' ELSE time '16:00' END)"""
 
 
 @dataclass(frozen=True)
@@ -100,3 +106,14 @@ def next_session_times(at: datetime) -> tuple[datetime | None, datetime | None]:
             return calendar.next_open(stamp).to_pydatetime(), calendar.next_close(stamp).to_pydatetime()
     except (ValueError, LookupError, xcals.errors.MinuteOutOfBounds):
         return None, None
+
+
+@cache
+def _early_closes_of(year: int) -> tuple[date, ...]:
+    return tuple(s.day for s in sessions(date(year, 1, 1), date(year, 12, 31)) if s.early_close)
+
+
+def early_close_days(first_year: int, last_year: int) -> list[date]:
+    """The NYSE's early-close dates (13:00 New York) of ``first_year..last_year``: the parameter
+    ``early_closes`` of :data:`REGULAR_HOURS_SQL`."""
+    return [day for year in range(first_year, last_year + 1) for day in _early_closes_of(year)]

@@ -21,7 +21,7 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ats_pipelines.db import migrate
-from ats_pipelines.fakes import unusual_whales_server
+from ats_pipelines.fakes import polygon_data, unusual_whales_server
 from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults, serve
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, UniverseResource
 
@@ -84,8 +84,9 @@ def _polygon_server() -> Iterator[FakePolygonServer]:
 
 @pytest.fixture
 def fake_polygon(_polygon_server: FakePolygonServer) -> FakePolygonServer:
-    """The local Polygon-compatible server, with no faults and its request counter at zero."""
+    """The local Polygon-compatible server, with no faults, its request counter at zero and its own splits."""
     _polygon_server.faults = Faults()
+    _polygon_server.set_splits(polygon_data.SPLITS)
     return _polygon_server
 
 

@@ -106,6 +106,19 @@ def test_option_contracts_match_the_recorded_response(fake_polygon):
     assert_same_shape(fake["results"][0], real["results"][0], optional={"additional_underlyings", "correction"})
 
 
+def test_splits_and_dividends_match_the_recorded_responses_and_the_spec(fake_polygon):
+    """Recorded pages lack ``id`` (and dividends ``currency``), which the OpenAPI spec lists and the fake sends."""
+    splits = get(fake_polygon, "/v3/reference/splits", ticker="NVDA")
+    assert [s["execution_date"] for s in splits["results"]] == ["2024-06-10"]
+    assert_same_shape(splits["results"][0], fixture("v3/reference/splits.json")["results"][0], optional={"id"})
+    assert_same_shape(splits["results"][0], fixture("openapi_examples/rest/v3/reference/splits.json")["results"][0])
+    dividends = get(fake_polygon, "/v3/reference/dividends", ticker="MSFT",
+                    **{"ex_dividend_date.gte": "2024-01-01", "ex_dividend_date.lte": "2024-12-31"})
+    assert_same_shape(dividends["results"][0], fixture("v3/reference/dividends.json")["results"][0],
+                      optional={"id", "currency"})
+    assert all("2024" in d["ex_dividend_date"] for d in dividends["results"])
+
+
 def test_errors_have_the_observed_bodies(fake_polygon):
     url = fake_polygon.base_url + "/v2/aggs/ticker/AAPL/range/1/day/2024-03-01/2024-03-04"
     missing = httpx.get(url)

@@ -6,7 +6,7 @@ stored history; partitions alone equal partitions inside a range; later bars cha
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import polars as pl
@@ -18,6 +18,7 @@ from ats_pipelines.defs.features.checks import coverage
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
 from ats_pipelines.defs.features.technical import LEAD_IN_BARS, NAMES, compute_technical
 from ats_pipelines.defs.market_data.assets import stock_aggs
+from ats_pipelines.market_calendar import NEW_YORK, sessions
 from tests.conftest import checks, market_resources, metadata, run
 
 SYMBOLS = "AAPL,MSFT"
@@ -56,9 +57,13 @@ def talib_reference(bars: pl.DataFrame) -> dict[str, np.ndarray]:
 
 
 def history(sql_conn, symbol: str, timeframe: str) -> pl.DataFrame:
+    """The symbol's adjusted bars; minute bars of the regular sessions only (the extended hours are left out)."""
     rows = sql_conn.execute(
         "SELECT timestamp, high::float8, low::float8, close::float8, volume::float8, vwap::float8 FROM stock_aggs"
         " WHERE symbol = %s AND timeframe = %s AND adjusted ORDER BY timestamp", (symbol, timeframe)).fetchall()
+    if timeframe == "1m":
+        hours = {s.day: (s.open, s.close) for s in sessions(date(2024, 1, 1), date(2024, 12, 31))}
+        rows = [r for r in rows if (h := hours.get(r[0].astimezone(NEW_YORK).date())) and h[0] <= r[0] < h[1]]
     return pl.DataFrame(rows, schema=["timestamp", "high", "low", "close", "volume", "vwap"], orient="row")
 
 
@@ -132,7 +137,8 @@ def test_changed_bars_replace_exactly_their_features(db, sql_conn, fake_polygon)
     materialize(db, "2024-03-07", timeframes="1m")
     count = len(stored(sql_conn))
     sql_conn.execute("UPDATE stock_aggs SET close = close * 1.01 WHERE symbol = 'AAPL' AND timeframe = '1m'"
-                     " AND timestamp = (SELECT max(timestamp) FROM stock_aggs WHERE symbol = 'AAPL')")
+                     " AND timestamp = (SELECT max(timestamp) FROM stock_aggs WHERE symbol = 'AAPL'"
+                     " AND timestamp < '2024-03-07 21:00+00')")  # the session's last bar (post-market is no input)
     sql_conn.execute("DELETE FROM stock_aggs WHERE symbol = 'MSFT' AND timeframe = '1m' AND timestamp >= '2024-03-07'")
     md = metadata(materialize(db, "2024-03-07", timeframes="1m"), "features")
     assert md["rows_deleted"] > 0 and 0 < md["rows_updated"] <= len(NAMES)
@@ -171,7 +177,7 @@ def test_flow_features_count_only_alerts_before_the_close(db, sql_conn, fake_pol
     assert (flow[("MSFT", "flow_alert_count")], flow[("MSFT", "flow_net_premium")]) == (1, 3_000)
     assert ("MSFT", "flow_call_put_premium_ratio") not in flow  # no put premium: undefined, not stored
     stamp = sql_conn.execute("SELECT DISTINCT timestamp FROM features WHERE feature_group = 'flow'").fetchall()
-    bar = sql_conn.execute("SELECT timestamp FROM stock_aggs WHERE symbol = 'AAPL' AND timeframe = '1d'"
+    bar = sql_conn.execute("SELECT timestamp FROM stock_aggs WHERE symbol = 'AAPL' AND timeframe = '1d' AND adjusted"
                            " AND timestamp >= '2024-03-07'").fetchall()
     assert stamp == bar
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pytest
@@ -43,12 +43,12 @@ def test_a_partition_lands_exactly_the_served_bars_and_a_rerun_changes_nothing(d
     assert len(stored) == len(served) > 700
     assert [(r[0], r[1], float(r[2]), float(r[3]), float(r[4]), float(r[5]), r[6], float(r[7]), r[8])
             for r in stored] == served
-    assert metadata(first, "stock_aggs")["rows_inserted"] == len(served) + 2  # plus one 1d bar per symbol
+    assert metadata(first, "stock_aggs")["rows_inserted"] == len(served) + 4  # plus 1d bars, adjusted and raw
     assert checks(first) == {"no_duplicate_keys": True, "ohlc_sane": True, "sessions_complete": True}
 
     again = run([stock_aggs, stock_aggs_rollups], resources, "2024-03-07")
     md = metadata(again, "stock_aggs")
-    assert (md["rows_inserted"], md["rows_updated"], md["rows_unchanged"]) == (0, 0, len(served) + 2)
+    assert (md["rows_inserted"], md["rows_updated"], md["rows_unchanged"]) == (0, 0, len(served) + 4)
     assert sql_conn.execute(BAR_QUERY).fetchall() == stored
     rollup = sql_conn.execute("SELECT count(*), sum(bar_count), sum(volume) FROM stock_aggs_5m").fetchone()
     assert rollup[1] == len(served)
@@ -65,7 +65,7 @@ def test_a_30_day_backfill_of_5_symbols_is_one_run(db, sql_conn, fake_polygon):
     expected = expected_minute_bars(symbols, date(2024, 3, 1), date(2024, 3, 30))
     assert sql_conn.execute("SELECT count(*) FROM stock_aggs WHERE timeframe = '1m'").fetchone()[0] == expected
     md = metadata(result, "stock_aggs")
-    assert md["api_requests"] == 2 * len(symbols)  # one request per symbol and timeframe covers 30 days
+    assert md["api_requests"] == 3 * len(symbols)  # one request per symbol and 1m, 1d, raw 1d covers 30 days
     partitions = {e.partition for e in result.get_asset_materialization_events()}
     assert len(partitions) == 30
     assert checks(result)["sessions_complete"]
@@ -105,19 +105,33 @@ def test_malformed_records_are_rejected_with_reasons_and_the_good_rows_land(db, 
     assert sql_conn.execute("SELECT count(*) FROM ingest_rejects").fetchone()[0] == bad  # no duplicate rejects
 
 
-@pytest.mark.parametrize(("day", "first_bar_utc", "minutes"), [
-    ("2024-03-08", datetime(2024, 3, 8, 14, 30, tzinfo=UTC), 390),   # EST, the Friday before the change
-    ("2024-03-11", datetime(2024, 3, 11, 13, 30, tzinfo=UTC), 390),  # EDT, the Monday after
-    ("2024-11-04", datetime(2024, 11, 4, 14, 30, tzinfo=UTC), 390),  # EST again after November's change
-    ("2024-11-29", datetime(2024, 11, 29, 14, 30, tzinfo=UTC), 210),  # early close, 13:00 New York
+@pytest.mark.parametrize(("day", "first_bar_utc", "minutes", "post_market_end_ny"), [
+    ("2024-03-08", datetime(2024, 3, 8, 14, 30, tzinfo=UTC), 390, "20:00"),   # EST, the Friday before the change
+    ("2024-03-11", datetime(2024, 3, 11, 13, 30, tzinfo=UTC), 390, "20:00"),  # EDT, the Monday after
+    ("2024-11-04", datetime(2024, 11, 4, 14, 30, tzinfo=UTC), 390, "20:00"),  # EST again after November's change
+    ("2024-11-29", datetime(2024, 11, 29, 14, 30, tzinfo=UTC), 210, "17:00"),  # early close, 13:00 New York
 ])
 def test_timestamps_are_utc_and_dst_and_early_close_days_have_the_right_bars(db, sql_conn, fake_polygon, day,
-                                                                             first_bar_utc, minutes):
+                                                                             first_bar_utc, minutes,
+                                                                             post_market_end_ny):
+    """The regular session's bars sit at the right UTC times; the extended-hours bars around them are stored
+    too (04:00 New York to the post-market's end; EST evenings cross midnight UTC) and the check passes."""
     result = run([stock_aggs], market_resources(db, fake_polygon, stocks="SPY"), day)
+    close = first_bar_utc + timedelta(minutes=minutes)
     first, last, count = sql_conn.execute(
-        "SELECT min(timestamp), max(timestamp), count(*) FROM stock_aggs WHERE timeframe = '1m'").fetchone()
+        "SELECT min(timestamp), max(timestamp), count(*) FROM stock_aggs WHERE timeframe = '1m'"
+        " AND timestamp >= %s AND timestamp < %s", (first_bar_utc, close)).fetchone()
     assert (first, count) == (first_bar_utc, minutes)
     assert (last - first).total_seconds() == (minutes - 1) * 60
+    pre, post = sql_conn.execute(
+        "SELECT count(*) FILTER (WHERE timestamp < %s), count(*) FILTER (WHERE timestamp >= %s) FROM stock_aggs"
+        " WHERE timeframe = '1m'", (first_bar_utc, close)).fetchone()
+    served = polygon_data.minute_bars("SPY", date.fromisoformat(day))
+    assert pre + count + post == len(served) and pre > 100 and post > 100
+    earliest, latest = (t.astimezone(polygon_data.NEW_YORK) for t in sql_conn.execute(
+        "SELECT min(timestamp), max(timestamp) FROM stock_aggs WHERE timeframe = '1m'").fetchone())
+    assert earliest.time().isoformat() >= "04:00:00" and earliest.date().isoformat() == day
+    assert latest.time().isoformat() < post_market_end_ny and latest.date().isoformat() == day
     daily = sql_conn.execute("SELECT timestamp FROM stock_aggs WHERE timeframe = '1d'").fetchone()[0]
     assert daily.astimezone(polygon_data.NEW_YORK).time().isoformat() == "00:00:00"  # Polygon's day start
     assert checks(result)["sessions_complete"]
@@ -127,6 +141,23 @@ def test_a_missing_session_fails_the_gap_check(db, fake_polygon):
     result = run([stock_aggs], market_resources(db, fake_polygon, stocks="SPY,QQQ"), "2024-03-06")
     assert checks(result)["sessions_complete"]
     db.execute("DELETE FROM stock_aggs WHERE symbol = 'QQQ'")
+    window = (datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))
+    evaluation = sessions_complete(db, ["SPY", "QQQ"], window, adjusted=True)
+    assert not evaluation.passed
+    assert evaluation.metadata["missing_sessions"].value == ["QQQ 2024-03-06"]
+
+
+def test_extended_hours_bars_never_stand_in_for_missing_regular_session_bars(db, sql_conn, fake_polygon):
+    """QQQ keeps its pre- and post-market bars but loses the regular session's: the check fails on it."""
+    result = run([stock_aggs], market_resources(db, fake_polygon, stocks="SPY,QQQ"), "2024-03-06")
+    assert checks(result)["sessions_complete"]
+    session = sessions(date(2024, 3, 6), date(2024, 3, 6))[0]
+    deleted = db.execute("DELETE FROM stock_aggs WHERE symbol = 'QQQ' AND timeframe = '1m' AND timestamp >= %s"
+                         " AND timestamp < %s", (session.open, session.close))
+    assert deleted == 390
+    extended = sql_conn.execute("SELECT count(*) FROM stock_aggs WHERE symbol = 'QQQ' AND timeframe = '1m'"
+                                ).fetchone()[0]
+    assert extended > 300  # QQQ trades most extended-hours minutes
     window = (datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))
     evaluation = sessions_complete(db, ["SPY", "QQQ"], window, adjusted=True)
     assert not evaluation.passed
@@ -159,8 +190,15 @@ def test_crypto_options_trades_and_quotes_land(db, sql_conn, fake_polygon):
         "SELECT symbol, underlying, expiration, strike, option_type, timeframe FROM options_aggs LIMIT 1").fetchone()
     assert contract[0].startswith("O:SPY") and contract[1] == "SPY" and contract[4] in ("C", "P")
     assert contract[5] == "1d" and contract[2] >= date(2024, 3, 7)
+    contracts = [r[0] for r in sql_conn.execute("SELECT DISTINCT symbol FROM options_aggs").fetchall()]
+    assert contracts and min(map(len, contracts)) > 16  # OCC tickers: wider than the spec's VARCHAR(16)
     trade_counts = dict(sql_conn.execute("SELECT symbol, count(*) FROM trades GROUP BY symbol").fetchall())
-    assert trade_counts == {"AAPL": polygon_data.TRADES_PER_SESSION, "X:BTCUSD": polygon_data.TRADES_PER_SESSION}
+    assert trade_counts == {s: polygon_data.TRADES_PER_SESSION for s in ("AAPL", "X:BTCUSD", *contracts)}
+    quote_counts = dict(sql_conn.execute("SELECT symbol, count(*) FROM quotes GROUP BY symbol").fetchall())
+    assert quote_counts == {s: polygon_data.QUOTES_PER_SESSION for s in ("AAPL", "X:BTCUSD", *contracts)}
+    option_trade = sql_conn.execute("SELECT trade_id, price > 0 FROM trades WHERE symbol = %s LIMIT 1",
+                                    (contracts[0],)).fetchone()
+    assert option_trade[0].startswith("h") and option_trade[1]  # options trades: a derived, deterministic id
     tape, exchange = sql_conn.execute("SELECT tape, exchange FROM trades WHERE symbol = 'AAPL' LIMIT 1").fetchone()
     assert tape == "C" and exchange.isdigit()
     quote = sql_conn.execute("SELECT exchange, bid_price < ask_price FROM quotes WHERE symbol = 'AAPL' LIMIT 1"
@@ -172,7 +210,8 @@ def test_crypto_options_trades_and_quotes_land(db, sql_conn, fake_polygon):
 
 def test_the_ohlc_check_catches_a_bad_bar_written_around_validation(db, sql_conn, fake_polygon):
     run([stock_aggs], market_resources(db, fake_polygon, stocks="SPY"), "2024-03-06")
-    sql_conn.execute("UPDATE stock_aggs SET high = low - 1 WHERE timestamp = (SELECT min(timestamp) FROM stock_aggs)")
+    sql_conn.execute("UPDATE stock_aggs SET high = low - 1 WHERE timeframe = '1m'"
+                     " AND timestamp = (SELECT min(timestamp) FROM stock_aggs WHERE timeframe = '1m')")
     window = (datetime(2024, 3, 6, tzinfo=UTC), datetime(2024, 3, 7, tzinfo=UTC))
     results = {r.check_name: r for r in bar_quality(db, "stock_aggs", ["SPY"], window)}
     assert not results["ohlc_sane"].passed and results["ohlc_sane"].metadata["violations"].value == 1

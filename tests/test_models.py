@@ -18,6 +18,7 @@ import pytest
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
 from ats_pipelines.defs.models.training import metrics, predict
+from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource
 from tests.conftest import checks, metadata, run
 
@@ -26,10 +27,17 @@ SYMBOLS = [f"S{i}" for i in range(10)]
 BARS = 2_000
 
 
+def session_minutes(count: int) -> list[datetime]:
+    """The first ``count`` regular-session minutes from T0 (models learn from regular-session bars only)."""
+    minutes = (s.open + timedelta(minutes=i) for s in sessions(T0.date(), T0.date() + timedelta(days=30))
+               for i in range(s.minutes))
+    return [t for t, _ in zip(minutes, range(count), strict=False)]
+
+
 def plant(db, beta: float, seed: int = 1) -> None:
     """1m bars and features of SYMBOLS: next return = beta * sig + noise (beta 0: pure noise)."""
     rng = np.random.default_rng(seed)
-    times = [T0 + timedelta(minutes=i) for i in range(BARS)]
+    times = session_minutes(BARS)
     bars, feats = [], []
     for symbol in SYMBOLS:
         sig, noise = rng.normal(0, 1, BARS), rng.normal(0, 1, BARS)
@@ -161,7 +169,7 @@ def test_signals_come_from_the_active_model_after_its_training_data_and_reruns_a
     train(db, store)
     model_id, parameters = sql_conn.execute("SELECT model_id::text, parameters FROM models").fetchone()
     trained_through = datetime.fromisoformat(parameters["training_data"]["end"])
-    result = signals(db, store, "2024-03-05")
+    result = signals(db, store, "2024-03-08")
     assert checks(result) == {"signals_have_snapshots": True}
     rows = sql_conn.execute("SELECT signal_id::text, timestamp, symbol, signal_type, confidence::float8,"
                             " model_id::text, timeframe, parameters, features_snapshot FROM trading_signals").fetchall()
@@ -178,10 +186,10 @@ def test_signals_come_from_the_active_model_after_its_training_data_and_reruns_a
         assert confidence >= 0.6
     md = metadata(result, "trading_signals")
     assert md["buy"] + md["sell"] == len(rows) and md["bars_scored"] > len(rows)
-    again = metadata(signals(db, store, "2024-03-05"), "trading_signals")
+    again = metadata(signals(db, store, "2024-03-08"), "trading_signals")
     assert (again["rows_inserted"], again["rows_updated"]) == (0, 0)
     assert sql_conn.execute("SELECT count(*) FROM trading_signals").fetchone()[0] == len(rows)
-    assert metadata(signals(db, store, "2024-03-04"), "trading_signals")["bars_scored"] == 0  # all trained on
+    assert metadata(signals(db, store, "2024-03-07"), "trading_signals")["bars_scored"] == 0  # all trained on
 
 
 def test_a_tampered_model_file_is_refused(db, sql_conn, store):
@@ -193,7 +201,7 @@ def test_a_tampered_model_file_is_refused(db, sql_conn, store):
         f.write(b"\x00\x01")
     with pytest.raises(ModelIntegrityError, match="SHA-256"):
         store.load(path, parameters["file"]["sha256"])
-    result = run([trading_signals], {"timescale": db, "model_store": store}, "2024-03-05", raise_on_error=False)
+    result = run([trading_signals], {"timescale": db, "model_store": store}, "2024-03-08", raise_on_error=False)
     assert not result.success
     assert sql_conn.execute("SELECT count(*) FROM trading_signals").fetchone()[0] == 0
 
@@ -201,6 +209,6 @@ def test_a_tampered_model_file_is_refused(db, sql_conn, store):
 def test_without_an_active_model_there_are_no_signals(db, sql_conn, store):
     plant(db, beta=0.0, seed=2)
     train(db, store)  # rejected
-    md = metadata(signals(db, store, "2024-03-05"), "trading_signals")
+    md = metadata(signals(db, store, "2024-03-08"), "trading_signals")
     assert (md["model_id"], md["buy"], md["sell"]) == ("none", 0, 0)
     assert json.dumps(md["threshold"]) == "0.6"

@@ -18,6 +18,10 @@ KEY_COLUMNS_MADE_NOT_NULL = {
     ("trades", "trade_id"),
     ("unusual_whales_options", "alert_id"),
 }
+TYPES_WIDENED = {  # migration 0009: option tickers (OCC, up to 21 characters with the O: prefix)
+    ("trades", "symbol"): "character varying(32)",
+    ("quotes", "symbol"): "character varying(32)",
+}
 FOREIGN_KEYS_WITHOUT_TARGET_TABLE: set[tuple[str, str]] = set()  # strategies came with migration 0008
 HYPERTABLE_INTERVALS = spec_hypertable_intervals()
 
@@ -60,7 +64,7 @@ def test_columns_types_and_nullability_match_the_spec(sql_conn, table):
     assert [c.name for c in spec.columns] == list(actual)  # same names, same order
     for column in spec.columns:
         typ, not_null, default = actual[column.name]
-        assert typ == pg_type(column.type), column.name
+        assert typ == TYPES_WIDENED.get((table, column.name), pg_type(column.type)), column.name
         spec_not_null = "NOT NULL" in column.constraints or "PRIMARY KEY" in column.constraints
         if (table, column.name) in KEY_COLUMNS_MADE_NOT_NULL:
             assert not_null, f"{column.name} is a key column and must be NOT NULL"

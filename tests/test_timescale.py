@@ -179,7 +179,11 @@ def test_idempotent_upserts_work_into_compressed_chunks(timescale_url):
             prepared = prepare_frame(info, frame)
             statements = writer.merge_statements(info, prepared.columns, time_bounded=True)
             with conn.transaction(), conn.cursor() as cur:
-                assert writer.range_has_rows(cur, info, prepared)
+                statement, params = writer.stored_rows_statement(info, prepared)  # the read of the diff path
+                low, high = prepared.time_range
+                overlapped = bars.filter(pl.col("timestamp").is_between(low, high),
+                                         pl.col("symbol").is_in(frame["symbol"].unique().to_list()))
+                assert len(cur.execute(statement, params).fetchall()) == overlapped.height
                 cur.execute(statements.create_stage)
                 insert_rows(cur, writer.STAGE_TABLE, frame)
                 cur.execute(statements.update, prepared.time_range)
@@ -308,3 +312,37 @@ def test_downgrade_removes_the_timescale_features_and_upgrade_restores_them(time
     with connect(timescale_url) as conn:
         assert chunk_interval_mismatches(conn) == {}
         assert conn.execute("SELECT count(*) FROM timescaledb_information.continuous_aggregates").fetchone()[0] == 3
+
+
+def test_widening_the_tick_symbols_keeps_compression_and_the_compressed_rows(timescale_url):
+    """Migration 0009 on hypertables with compression enabled and a compressed chunk: down to 0008 and up
+    again keeps the rows, the segmentby/orderby, the policy and the compressed state; then an OCC-ticker
+    trade lands in the compressed chunk."""
+    trade = {"timestamp": T0, "symbol": "AAPL", "price": 171.5, "size": 100, "exchange": "4", "trade_id": "t1"}
+    state_sql = ("SELECT s.segmentby, s.orderby, j.config ->> 'compress_after',"
+                 " (SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_name = %s),"
+                 " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                 "  WHERE attrelid = %s::regclass AND attname = 'symbol')"
+                 " FROM timescaledb_information.hypertable_compression_settings s"
+                 " JOIN timescaledb_information.jobs j ON j.hypertable_name = %s AND j.proc_name = 'policy_compression'"
+                 " WHERE s.hypertable = %s::regclass")
+    with connect(timescale_url) as conn:
+        with conn.cursor() as cur:
+            insert_rows(cur, "trades", pl.DataFrame([trade]))
+        conn.execute("SELECT compress_chunk(c) FROM show_chunks('trades') c")
+        before = conn.execute(state_sql, ["trades"] * 4).fetchone()
+    assert before[3] is True and before[4] == "character varying(32)"
+    with _timescale_required():
+        migrate.downgrade(timescale_url, "0008")
+    with connect(timescale_url) as conn:
+        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == (*before[:4], "character varying(16)")
+    with _timescale_required():
+        migrate.upgrade(timescale_url)
+    with connect(timescale_url) as conn:
+        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == before
+        with conn.cursor() as cur:
+            insert_rows(cur, "trades", pl.DataFrame([{**trade, "symbol": "O:SPY240315C00500000", "trade_id": "h1"}]))
+        assert conn.execute("SELECT symbol, price::float8 FROM trades ORDER BY symbol").fetchall() == [
+            ("AAPL", 171.5), ("O:SPY240315C00500000", 171.5)]
+        conn.execute("SELECT decompress_chunk(c, true) FROM show_chunks('trades') c")
+        conn.execute("TRUNCATE trades")

@@ -44,6 +44,25 @@ def test_writing_the_same_frame_twice_leaves_the_same_rows(db, sql_conn):
     assert len(after_first) == 20
 
 
+def test_an_overlapping_load_leaves_exactly_the_batch_and_stages_only_changed_rows(db, sql_conn):
+    """An overlapping backfill: the earlier 60 of 100 minutes are stored (one of them with an old value, and one
+    stored row the batch does not bring); the batch's 40 new rows are COPYed, the one changed row updated, the
+    rest left alone, and the row outside the batch stays."""
+    frame = bars(n=100)
+    stored = frame.head(60).with_columns(  # AAPL's first 60 minutes
+        pl.when(pl.col("timestamp") == T0).then(1.5).otherwise(pl.col("close")).alias("close"))
+    db.write("stock_aggs", pl.concat([stored, bars(n=1, symbols=("SPY",))]))
+    result = db.write("stock_aggs", frame)
+    assert (result.path, result.inserted, result.updated, result.unchanged) == ("merge", 140, 1, 59)
+    rows = sql_conn.execute("SELECT symbol, timestamp, close::float8, volume FROM stock_aggs"
+                            " WHERE symbol <> 'SPY' ORDER BY symbol, timestamp").fetchall()
+    assert rows == [(r["symbol"], r["timestamp"], r["close"], r["volume"])
+                    for r in frame.sort("symbol", "timestamp").iter_rows(named=True)]
+    assert sql_conn.execute("SELECT count(*) FROM stock_aggs WHERE symbol = 'SPY'").fetchone()[0] == 1
+    again = db.write("stock_aggs", frame)
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 200)
+
+
 def test_values_are_stored_exactly_with_defaults_filled(db, sql_conn):
     db.write("stock_aggs", bars(n=1, symbols=("AAPL",)))
     row = sql_conn.execute(

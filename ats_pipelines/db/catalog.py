@@ -28,6 +28,7 @@ class Column:
     max_length: int | None  # varchar(n) / char(n)
     numeric_precision: int | None
     numeric_scale: int | None
+    default: str | None = None  # the default's SQL expression as the catalog prints it (pg_get_expr)
 
     @property
     def is_array(self) -> bool:
@@ -59,6 +60,12 @@ class TableInfo:
         return "timestamp" if "timestamp" in self.key else None
 
     @property
+    def defaulted_key_columns(self) -> dict[str, str]:
+        """{key column: its default expression} of key columns whose default is a constant (no function call),
+        so a batch that leaves them out writes that one value."""
+        return {k: c.default for k in self.key if (c := self.column(k)).default and "(" not in c.default}
+
+    @property
     def nullable_key_columns(self) -> frozenset[str]:
         return frozenset(k for k in self.key if not self.column(k).not_null)
 
@@ -67,8 +74,10 @@ _COLUMNS_SQL = """
 SELECT a.attname, t.typname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef,
        CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4 THEN a.atttypmod - 4 END,
        CASE WHEN t.typname = 'numeric' AND a.atttypmod > 4 THEN ((a.atttypmod - 4) >> 16) & 65535 END,
-       CASE WHEN t.typname = 'numeric' AND a.atttypmod > 4 THEN (a.atttypmod - 4) & 65535 END
+       CASE WHEN t.typname = 'numeric' AND a.atttypmod > 4 THEN (a.atttypmod - 4) & 65535 END,
+       pg_get_expr(d.adbin, d.adrelid)
 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
 """

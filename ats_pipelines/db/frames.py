@@ -7,6 +7,7 @@ anything is sent to the database, so a bad batch writes nothing.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -28,10 +29,11 @@ class FrameValidationError(ValueError):
 
 @dataclass(frozen=True)
 class PreparedFrame:
-    """A validated, de-duplicated frame ready for COPY, and the facts a writer needs about it."""
+    """A validated, de-duplicated frame ready for COPY, and the facts a writer needs about it. ``data`` holds
+    the rows as COPY will send them (UTC microsecond times, JSON and arrays as text)."""
 
     columns: tuple[str, ...]
-    csv: memoryview
+    data: pl.DataFrame
     rows: int
     duplicates_dropped: int
     time_range: tuple[object, object] | None  # (min, max) of the time column
@@ -65,7 +67,7 @@ def prepare_frame(info: TableInfo, df: pl.DataFrame, stamp_columns: frozenset[st
     }
     return PreparedFrame(
         columns=tuple(deduped.columns),
-        csv=_to_csv(deduped),
+        data=deduped,
         rows=deduped.height,
         duplicates_dropped=encoded.height - deduped.height,
         time_range=time_range,
@@ -74,10 +76,25 @@ def prepare_frame(info: TableInfo, df: pl.DataFrame, stamp_columns: frozenset[st
     )
 
 
-def _to_csv(df: pl.DataFrame) -> memoryview:
+def csv_bytes(df: pl.DataFrame) -> memoryview:
+    """``df`` as headerless CSV, the input of ``COPY .. (FORMAT csv)``."""
     buffer = io.BytesIO()
     df.write_csv(buffer, include_header=False)
     return buffer.getbuffer()
+
+
+def parse_copy_csv(data: bytes, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
+    """Polars frame of ``COPY .. TO STDOUT (FORMAT csv)`` output (no header, session time zone UTC) with the
+    columns and dtypes of ``schema``."""
+    if not data:
+        return pl.DataFrame(schema=dict(schema))
+    times = [n for n, d in schema.items() if isinstance(d, pl.Datetime)]
+    frame = pl.read_csv(data, has_header=False, new_columns=list(schema),
+                        schema_overrides={n: pl.String if n in times else d for n, d in schema.items()})
+    return frame.with_columns(
+        pl.col(n).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us").dt.convert_time_zone("UTC")
+        for n in times
+    )
 
 
 def _check_columns(info: TableInfo, df: pl.DataFrame) -> None:

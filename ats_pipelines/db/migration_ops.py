@@ -1,11 +1,14 @@
-"""Operations the Alembic revisions use: run a schema SQL file, and decide on TimescaleDB."""
+"""Operations the Alembic revisions use: run a schema SQL file, decide on TimescaleDB, change compressed tables."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 from alembic import op
+from psycopg import sql
 
 from ats_pipelines.settings import timescale_setting
 from ats_pipelines.sql_files import read_sql
@@ -74,3 +77,38 @@ def enable_timescale() -> bool:
         raise RuntimeError("ATS_TIMESCALE=require but this server has no timescaledb extension")
     log.warning("no timescaledb extension on this server: plain PostgreSQL mode, TimescaleDB features skipped")
     return False
+
+
+@contextmanager
+def compression_suspended(tables: Sequence[str]) -> Iterator[None]:
+    """Run the block with TimescaleDB compression off on those of ``tables`` that have it, then restore it.
+
+    TimescaleDB refuses ``ALTER COLUMN .. TYPE`` on a hypertable with compression enabled. For each such
+    table this removes the compression policy, decompresses its chunks and disables compression; afterwards
+    it enables compression with the same segmentby/orderby, re-adds the policy with the same
+    ``compress_after`` and compresses again the chunks that were compressed. A no-op on plain PostgreSQL.
+    """
+    suspended = []
+    if timescale_installed():
+        with raw_connection().cursor() as cur:
+            for table in tables:
+                cur.execute(read_sql("schema/timescale_compression_state.sql"), {"table": table})
+                state = cur.fetchone()
+                if state is None:
+                    continue
+                suspended.append((table, *state))
+                cur.execute("SELECT remove_compression_policy(%s::regclass, if_exists => true)", (table,))
+                cur.execute("SELECT decompress_chunk(c, if_compressed => true) FROM show_chunks(%s::regclass) c",
+                            (table,))
+                cur.execute(sql.SQL("ALTER TABLE {} SET (timescaledb.compress = false)").format(sql.Identifier(table)))
+    yield
+    with raw_connection().cursor() as cur:
+        for table, segmentby, orderby, compress_after, compressed_chunks in suspended:
+            cur.execute(sql.SQL("ALTER TABLE {} SET (timescaledb.compress, timescaledb.compress_segmentby = {},"
+                                " timescaledb.compress_orderby = {})").format(
+                sql.Identifier(table), sql.Literal(segmentby or ""), sql.Literal(orderby or "")))
+            if compress_after is not None:
+                cur.execute("SELECT add_compression_policy(%s::regclass, compress_after => %s::interval)",
+                            (table, compress_after))
+            for chunk in compressed_chunks:
+                cur.execute("SELECT compress_chunk(%s::regclass, if_not_compressed => true)", (chunk,))

@@ -2,13 +2,15 @@
 
 Three paths, all COPY-based and each in one transaction:
 
-* **copy** — the batch's time range holds no rows yet for the batch's leading key values (a first
-  load, a new day of a backfill): the rows are COPYed straight into the table. If a concurrent writer
-  got there first the unique key rejects the COPY, the savepoint rolls back and the merge path runs.
-* **merge** — rows may exist: COPY into a temporary stage, ``UPDATE .. FROM stage`` the rows whose
-  values changed, then insert the stage rows whose key is absent. Unchanged rows are not touched, so a
-  re-load writes nothing. (``MERGE .. WHEN MATCHED`` would be one statement, but TimescaleDB refuses it
-  on hypertables with compression enabled; these two statements run on both servers.)
+* **copy** — the batch's range (time range and key values) holds no stored rows yet (a first load, a new
+  day of a backfill): the rows are COPYed straight into the table.
+* **merge** — the range holds rows: they are read back with one COPY and compared with the batch in
+  Polars; rows with new keys are COPYed into the table, rows whose key is stored with other values are
+  staged and applied by ``UPDATE .. FROM stage``, equal rows are left alone (a re-load writes nothing).
+  If a concurrent writer lands some of the keys meanwhile, the unique key rejects the COPY, its savepoint
+  rolls back and the whole batch takes the stage merge: ``UPDATE`` changed rows, then ``INSERT`` the absent
+  keys. (``MERGE .. WHEN MATCHED`` would be one statement, but TimescaleDB refuses it on hypertables with
+  compression enabled; these statements run on both servers.)
 * **replace** — a partition re-materialisation: the time range (and key filter) becomes exactly the new
   rows. An empty range is a COPY; otherwise the rows are staged and only the difference is deleted,
   updated or inserted, so an unchanged partition writes nothing. Nothing old is gone before the new rows
@@ -18,15 +20,17 @@ Three paths, all COPY-based and each in one transaction:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import polars as pl
 import psycopg
 from psycopg import sql
 
 from ats_pipelines.db.catalog import TableInfo
-from ats_pipelines.db.frames import PreparedFrame
+from ats_pipelines.db.frames import PreparedFrame, csv_bytes, parse_copy_csv
 
-_COPY_CHUNK_BYTES = 1 << 20
+COPY_SLICE_ROWS = 50_000
 STAGE_TABLE = "_ats_write_stage"
 _STAGE = sql.Identifier(STAGE_TABLE)
 
@@ -60,32 +64,121 @@ class WriteResult:
         }
 
 
-def copy_csv(cur: psycopg.Cursor, target: sql.Composable, columns: Sequence[str], csv: bytes | memoryview) -> None:
-    """Stream CSV bytes into ``target (columns)`` with COPY."""
+def copy_rows(cur: psycopg.Cursor, target: sql.Composable, columns: Sequence[str], rows: pl.DataFrame) -> None:
+    """Stream ``rows`` into ``target (columns)`` with CSV COPY, in slices: the next slice is encoded on a thread
+    while the server parses this one, so the client's encoding hides behind the server's work."""
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
         target, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
-    view = memoryview(csv)
-    with cur.copy(statement) as copy:
-        for start in range(0, len(view), _COPY_CHUNK_BYTES):
-            copy.write(view[start : start + _COPY_CHUNK_BYTES])
+    starts = range(0, rows.height, COPY_SLICE_ROWS)
+    with ThreadPoolExecutor(max_workers=1) as encoder, cur.copy(statement) as copy:
+        pending = [encoder.submit(csv_bytes, rows.slice(start, COPY_SLICE_ROWS)) for start in starts[:1]]
+        for start in starts:
+            encoded = pending.pop().result()
+            if start + COPY_SLICE_ROWS < rows.height:
+                pending.append(encoder.submit(csv_bytes, rows.slice(start + COPY_SLICE_ROWS, COPY_SLICE_ROWS)))
+            copy.write(encoded)
 
 
 def upsert(conn: psycopg.Connection, info: TableInfo, frame: PreparedFrame) -> WriteResult:
-    """Insert new keys and update changed rows; re-writing the same rows changes nothing."""
+    """Insert new keys and update changed rows; re-writing the same rows changes nothing.
+
+    The rows stored in the batch's range (bounded like an overlap probe: time range and key values) are read
+    with one COPY and compared with the batch in Polars. Rows equal to what is stored are dropped, rows with a
+    new key are COPYed straight into the table, and only rows whose key is stored with other values go
+    through the stage and an ``UPDATE`` (which compares again on the server, the authority on equality).
+    A load that overlaps stored rows therefore costs a read of them plus a COPY of the rest, not a stage of
+    the whole batch. Without a time range, or with key columns left to their defaults, the stage merge runs.
+    """
     if frame.rows == 0:
         return WriteResult(info.name, "copy", 0, duplicates_dropped=frame.duplicates_dropped)
-    table = sql.Identifier(info.name)
     with conn.transaction(), conn.cursor() as cur:
-        if frame.time_range is not None and not range_has_rows(cur, info, frame):
+        if frame.time_range is None or not set(info.key) <= {*frame.columns, *info.defaulted_key_columns}:
+            return _merge(cur, info, frame)
+        stored = stored_rows(cur, info, frame)
+        fresh, changed = split_against_stored(info, frame, stored)
+        inserted = updated = 0
+        if fresh.height:
             try:
                 with conn.transaction():
-                    copy_csv(cur, table, frame.columns, frame.csv)
-                return WriteResult(info.name, "copy", frame.rows, inserted=frame.rows,
-                                   duplicates_dropped=frame.duplicates_dropped)
+                    copy_rows(cur, sql.Identifier(info.name), frame.columns, fresh)
+                inserted = fresh.height
             except psycopg.errors.UniqueViolation:
-                pass  # a concurrent writer landed rows in this range: merge instead
-        return _merge(cur, info, frame)
+                return _merge(cur, info, frame)  # a concurrent writer landed some of these keys meanwhile
+        if changed.height:
+            updated = _update_from_stage(cur, info, frame, changed)
+    return WriteResult(info.name, "copy" if stored.is_empty() else "merge", frame.rows, inserted=inserted,
+                       updated=updated, duplicates_dropped=frame.duplicates_dropped)
+
+
+def stored_rows_statement(info: TableInfo, frame: PreparedFrame) -> tuple[sql.Composed, list[object]]:
+    """The query (and its parameters) of the stored rows a batch may overlap: the batch's compared columns
+    (see :func:`compared_columns`, booleans as text for the CSV parser) within its time range and key values."""
+    conditions = [sql.SQL("{t} BETWEEN %s AND %s").format(t=sql.Identifier(info.time_column))]
+    params: list[object] = list(frame.time_range)
+    for column, values in frame.key_values.items():
+        conditions.append(_any_condition(info, column))
+        params.append(values)
+    for column, default in info.defaulted_key_columns.items():
+        if column not in frame.columns:  # the batch writes the default: the catalog's own constant expression
+            conditions.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.SQL(default)))
+    selected = [sql.SQL("{}::text" if info.column(c).type_name == "bool" else "{}").format(sql.Identifier(c))
+                for c in compared_columns(info, frame)]
+    statement = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+        sql.SQL(", ").join(selected), sql.Identifier(info.name), sql.SQL(" AND ").join(conditions))
+    return statement, params
+
+
+def compared_columns(info: TableInfo, frame: PreparedFrame) -> list[str]:
+    """The batch's columns that decide whether a stored row differs: all but the stamp columns."""
+    return [c for c in frame.columns if c not in frame.stamp_columns or c in info.key]
+
+
+def stored_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> pl.DataFrame:
+    """The stored rows the batch may overlap, in the batch's dtypes (:func:`stored_rows_statement`)."""
+    statement, params = stored_rows_statement(info, frame)
+    buffer = bytearray()
+    with cur.copy(sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(statement), params) as copy:
+        for block in copy:
+            buffer += block
+    schema = {c: _comparable(frame.data.schema[c]) for c in compared_columns(info, frame)}
+    return parse_copy_csv(bytes(buffer), schema)
+
+
+def split_against_stored(info: TableInfo, frame: PreparedFrame, stored: pl.DataFrame
+                         ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(rows whose key is not stored, rows whose key is stored with other values) of the batch; rows equal
+    to the stored ones are in neither."""
+    if stored.is_empty():
+        return frame.data, frame.data.clear()
+    compared = list(stored.columns)
+    batch = frame.data.with_row_index("_row").with_columns(
+        pl.col(c).cast(stored.schema[c]) for c in compared if frame.data.schema[c] != stored.schema[c])
+    differs = batch.join(stored, on=compared, how="anti", nulls_equal=True)
+    key = [k for k in info.key if k in compared]  # key columns left out of the batch were fixed by the read
+    keys = stored.select(key)
+    fresh = differs.join(keys, on=key, how="anti", nulls_equal=True)["_row"]
+    changed = differs.join(keys, on=key, how="semi", nulls_equal=True)["_row"]
+    return frame.data[fresh], frame.data[changed]
+
+
+def _comparable(dtype: pl.DataType) -> pl.DataType:
+    """The dtype a stored column is parsed as to compare with a batch column of ``dtype``."""
+    return pl.String if dtype == pl.Null else dtype
+
+
+def _update_from_stage(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame, rows: pl.DataFrame) -> int:
+    """Stage ``rows`` (stored keys with other values) and update the table from the stage."""
+    statements = merge_statements(info, frame.columns, time_bounded=True, stamp_columns=frame.stamp_columns)
+    if statements.update is None:
+        return 0
+    cur.execute(statements.create_stage)
+    copy_rows(cur, _STAGE, frame.columns, rows)
+    cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+    cur.execute(statements.update, frame.time_range)
+    updated = cur.rowcount
+    cur.execute(statements.drop_stage)
+    return updated
 
 
 def replace_range(
@@ -108,13 +201,13 @@ def replace_range(
         cur.execute(statements.probe, params)
         if not cur.fetchone()[0]:
             if frame.rows:
-                copy_csv(cur, sql.Identifier(info.name), frame.columns, frame.csv)
+                copy_rows(cur, sql.Identifier(info.name), frame.columns, frame.data)
             return WriteResult(info.name, "copy", frame.rows, inserted=frame.rows,
                                duplicates_dropped=frame.duplicates_dropped)
         merge = statements.merge
         cur.execute(merge.create_stage)
         if frame.rows:
-            copy_csv(cur, _STAGE, frame.columns, frame.csv)
+            copy_rows(cur, _STAGE, frame.columns, frame.data)
             cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
         # The stage has no index: a nested-loop anti join against it is quadratic (the planner picks one when
         # the table's statistics predate a bulk load), so only hash or merge anti joins are allowed here.
@@ -179,23 +272,6 @@ def _key_match(info: TableInfo) -> sql.Composable:
     )
 
 
-def range_has_rows(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> bool:
-    """Whether the table holds any row in the frame's time range with the frame's values of the other key
-    columns (a day of 1d bars does not overlap the same day's 1m bars)."""
-    conditions = [sql.SQL("{t} BETWEEN %s AND %s").format(t=sql.Identifier(info.time_column))]
-    params: list[object] = list(frame.time_range)
-    for column, values in frame.key_values.items():
-        conditions.append(_any_condition(info, column))
-        params.append(values)
-    cur.execute(
-        sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE {})").format(
-            sql.Identifier(info.name), sql.SQL(" AND ").join(conditions)
-        ),
-        params,
-    )
-    return cur.fetchone()[0]
-
-
 @dataclass(frozen=True)
 class MergeStatements:
     """The SQL of the merge path for one table and column set; ``update`` is None without value columns."""
@@ -252,7 +328,7 @@ def _merge(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> WriteR
     statements = merge_statements(info, frame.columns, frame.time_range is not None, frame.stamp_columns)
     params = list(frame.time_range) if frame.time_range is not None else []
     cur.execute(statements.create_stage)
-    copy_csv(cur, _STAGE, frame.columns, frame.csv)
+    copy_rows(cur, _STAGE, frame.columns, frame.data)
     cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
     updated = 0
     if statements.update is not None:

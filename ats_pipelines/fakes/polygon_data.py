@@ -9,6 +9,7 @@ have a little momentum (``MOMENTUM``); everything else is noise.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -30,6 +31,31 @@ TRADES_PER_SESSION = 600
 # the demo's next-bar model has something real to find (and the promotion gate something to judge).
 MOMENTUM = 0.25
 QUOTES_PER_SESSION = 900
+PRE_MARKET_OPEN = time(4)
+POST_MARKET_HOURS = timedelta(hours=4)  # 16:00-20:00, or 13:00-17:00 after an early close
+EXTENDED_HOURS_SKIP = 0.7  # share of extended-hours minutes without a trade (0.1 for ALWAYS_TRADED)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A stock split as /v3/reference/splits lists it: ``split_to`` new shares for ``split_from`` old ones."""
+
+    ticker: str
+    execution_date: date
+    split_from: float
+    split_to: float
+
+    @property
+    def id(self) -> str:
+        return "E" + hashlib.sha256(f"{self.ticker}|{self.execution_date}".encode()).hexdigest()[:64]
+
+    def record(self) -> dict:
+        return {"execution_date": self.execution_date.isoformat(), "id": self.id, "split_from": self.split_from,
+                "split_to": self.split_to, "ticker": self.ticker}
+
+
+# The fake market's splits (the real NVDA and AAPL ones); a server holds its own copy that tests extend.
+SPLITS = (Split("AAPL", date(2020, 8, 31), 1, 4), Split("NVDA", date(2024, 6, 10), 1, 10))
 
 
 @dataclass(frozen=True)
@@ -79,7 +105,42 @@ def trading_days(ticker: str, first: date, last: date) -> list[tuple[date, datet
 
 @lru_cache(maxsize=4096)
 def minute_bars(ticker: str, day: date) -> Bars:
-    """The 1-minute bars of ``ticker`` on ``day`` (empty when it does not trade that day)."""
+    """The 1-minute bars of ``ticker`` on ``day``, extended hours included for stocks (empty when it does not
+    trade that day)."""
+    regular = session_bars(ticker, day)
+    if len(regular) == 0 or ticker.startswith(("X:", "O:")):
+        return regular
+    session = sessions(day, day)[0]
+    pre_open = datetime.combine(day, PRE_MARKET_OPEN, tzinfo=NEW_YORK)
+    pre = _extended_bars(ticker, day, "pre", pre_open, session.open, float(regular.o[0]), backwards=True)
+    post = _extended_bars(ticker, day, "post", session.close, session.close + POST_MARKET_HOURS,
+                          float(regular.c[-1]), backwards=False)
+    return Bars.concat([pre, regular, post])
+
+
+def _extended_bars(ticker: str, day: date, part: str, start: datetime, end: datetime, anchor: float,
+                   backwards: bool) -> Bars:
+    """Thin extended-hours bars in ``[start, end)``; the price path meets ``anchor`` at the regular session."""
+    minutes = int((end - start).total_seconds() // 60)
+    rng = np.random.default_rng(_seed(ticker, day, part))
+    steps = rng.normal(0, 0.0004, minutes)
+    path = anchor * np.exp(np.cumsum(steps[::-1])[::-1] if backwards else np.cumsum(steps))
+    close = np.round(path, 4)
+    open_ = np.round(np.concatenate([close[1:], [anchor]]) if backwards else np.concatenate([[anchor], close[:-1]]), 4)
+    spread = np.abs(rng.normal(0, 0.0003, minutes)) * close
+    high = np.round(np.maximum(open_, close) + spread, 4)
+    low = np.round(np.minimum(open_, close) - spread, 4)
+    volume = np.floor(rng.gamma(2.0, 300, minutes)) + 1
+    trades = np.maximum(1, (volume / 100).astype(np.int64))
+    t = int(start.timestamp()) * MS + np.arange(minutes, dtype=np.int64) * 60_000
+    keep = rng.random(minutes) >= (0.1 if ticker in ALWAYS_TRADED else EXTENDED_HOURS_SKIP)
+    vwap = np.round((open_ + high + low + close) / 4, 4)
+    return Bars(t[keep], open_[keep], high[keep], low[keep], close[keep], volume[keep], vwap[keep], trades[keep])
+
+
+@lru_cache(maxsize=4096)
+def session_bars(ticker: str, day: date) -> Bars:
+    """The 1-minute bars of ``ticker`` in ``day``'s regular session (empty when it does not trade that day)."""
     found = trading_days(ticker, day, day)
     if not found:
         return Bars.concat([])
@@ -105,8 +166,8 @@ def minute_bars(ticker: str, day: date) -> Bars:
 
 
 def day_bar(ticker: str, day: date) -> Bars:
-    """The daily bar: window start is 00:00 New York time (api_formats.md §1.2)."""
-    m = minute_bars(ticker, day)
+    """The daily bar of the regular session: window start is 00:00 New York time (api_formats.md §1.2)."""
+    m = session_bars(ticker, day)
     if len(m) == 0:
         return m
     t = int(datetime.combine(day, time(), tzinfo=NEW_YORK).timestamp()) * MS
@@ -115,15 +176,53 @@ def day_bar(ticker: str, day: date) -> Bars:
                 np.array([volume]), np.array([round(float((m.vw * m.v).sum() / volume), 4)]), np.array([m.n.sum()]))
 
 
-def bars(ticker: str, timespan: str, start_ms: int, end_ms: int) -> Bars:
-    """Minute or day bars of ``ticker`` whose window starts in ``[start_ms, end_ms]``."""
+def bars(ticker: str, timespan: str, start_ms: int, end_ms: int, adjusted: bool = True,
+         splits: tuple[Split, ...] = SPLITS) -> Bars:
+    """Minute or day bars of ``ticker`` whose window starts in ``[start_ms, end_ms]``; ``adjusted`` applies
+    ``splits`` (prices divided, volumes multiplied by the ratios of the splits executed after the bar's day)."""
     first = datetime.fromtimestamp(start_ms / MS, UTC).astimezone(NEW_YORK).date() - timedelta(days=1)
     last = datetime.fromtimestamp(end_ms / MS, UTC).astimezone(NEW_YORK).date() + timedelta(days=1)
     make = minute_bars if timespan == "minute" else day_bar
-    days = [d for d, _, _ in trading_days(ticker, first, last)]
-    found = Bars.concat([make(ticker, d) for d in days])
+    parts = []
+    for day, _, _ in trading_days(ticker, first, last):
+        found = make(ticker, day)
+        ratio = split_ratio(ticker, day, splits) if adjusted else 1.0
+        if ratio != 1.0 and len(found):
+            found = Bars(found.t, *(np.round(getattr(found, f) / ratio, 4) for f in ("o", "h", "low", "c")),
+                         np.round(found.v * ratio), np.round(found.vw / ratio, 4), found.n)
+        parts.append(found)
+    found = Bars.concat(parts)
     inside = (found.t >= start_ms) & (found.t <= end_ms)
     return Bars(*(getattr(found, f)[inside] for f in ("t", "o", "h", "low", "c", "v", "vw", "n")))
+
+
+def split_ratio(ticker: str, day: date, splits: tuple[Split, ...] = SPLITS) -> float:
+    """How many of today's shares one share of ``day`` became: the product of the later splits' ratios."""
+    ratio = 1.0
+    for split in splits:
+        if split.ticker == ticker and split.execution_date > day:
+            ratio *= split.split_to / split.split_from
+    return ratio
+
+
+def dividends(ticker: str) -> list[dict]:
+    """Quarterly cash dividends (ex-date the second Thursday of Feb, May, Aug and Nov, 2019-2026) in the
+    shape of /v3/reference/dividends, newest first; a third of the tickers pay none."""
+    if ticker.startswith(("X:", "O:")) or _seed("dividend", ticker) % 3 == 0:
+        return []
+    cash = round(base_price(ticker) * 0.004, 4)
+    out = []
+    for year in range(2019, 2027):
+        for month in (2, 5, 8, 11):
+            first = date(year, month, 1)
+            ex = first + timedelta(days=(3 - first.weekday()) % 7 + 7)
+            out.append({"cash_amount": cash, "currency": "USD",
+                        "declaration_date": (ex - timedelta(days=28)).isoformat(), "dividend_type": "CD",
+                        "ex_dividend_date": ex.isoformat(), "frequency": 4,
+                        "id": "E" + hashlib.sha256(f"{ticker}|{ex}".encode()).hexdigest()[:64],
+                        "pay_date": (ex + timedelta(days=14)).isoformat(),
+                        "record_date": (ex + timedelta(days=1)).isoformat(), "ticker": ticker})
+    return out[::-1]
 
 
 @lru_cache(maxsize=1024)

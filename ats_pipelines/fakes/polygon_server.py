@@ -35,6 +35,8 @@ AGGS = re.compile(
 )
 TICKS = re.compile(r"^/v3/(?P<kind>trades|quotes)/(?P<ticker>[^/]+)$")
 CONTRACTS = "/v3/reference/options/contracts"
+SPLITS = "/v3/reference/splits"
+DIVIDENDS = "/v3/reference/dividends"
 TICKER_DETAILS = re.compile(r"^/v3/reference/tickers/(?P<ticker>[A-Z][A-Z.]{0,9})$")
 REFERENCE = Path(__file__).parent / "polygon_reference"
 MALFORMED_KINDS = ("o is text", "c missing", "high below low", "negative volume")
@@ -83,6 +85,13 @@ def _bar_records(found: data.Bars, crypto: bool) -> list[dict[str, Any]]:
         {"v": v if crypto else float(v), "vw": vw, "o": o, "c": c, "h": h, "l": low, "t": t, "n": n}
         for t, o, h, low, c, v, vw, n in zip(*columns, strict=True)
     ]
+
+
+def _listed(record: dict[str, Any], query: dict[str, Any], date_field: str) -> bool:
+    """Whether a corporate action passes the ``ticker`` and ``<date_field>.gte/.lte`` filters of the query."""
+    day = record[date_field]
+    return (("ticker" not in query or record["ticker"] == query["ticker"])
+            and day >= query.get(f"{date_field}.gte", day) and day <= query.get(f"{date_field}.lte", day))
 
 
 def recorded(name: str) -> Any:
@@ -161,10 +170,11 @@ class _Handler(JsonHandler):
         if m := AGGS.match(path):
             ticker = m["ticker"]
             start, end = _epoch_ms(m["start"], end=False), _epoch_ms(m["end"], end=True)
-            found = data.bars(ticker, m["span"], start, end)
+            adjusted = query.get("adjusted", "true") == "true"
+            found = data.bars(ticker, m["span"], start, end, adjusted, self.server.splits)
             records = _bar_records(found, ticker.startswith("X:"))
             body = self._page(path, query, records, ticker, int(query.get("limit", 5000)))
-            body.update(ticker=ticker, adjusted=query.get("adjusted", "true") == "true",
+            body.update(ticker=ticker, adjusted=adjusted,
                         queryCount=len(body.get("results", [])), resultsCount=len(body.get("results", [])))
             return body
         if m := TICKS.match(path):
@@ -174,6 +184,13 @@ class _Handler(JsonHandler):
             if query.get("order", "desc") == "desc":
                 records = records[::-1]
             return self._page(path, query, records, m["ticker"], int(query.get("limit", 1000)))
+        if path == SPLITS:
+            records = [s.record() for s in sorted(self.server.splits, key=lambda s: s.execution_date, reverse=True)
+                       if _listed(s.record(), query, "execution_date")]
+            return self._page(path, query, records, query.get("ticker", ""), int(query.get("limit", 10)))
+        if path == DIVIDENDS:
+            records = [d for d in data.dividends(query.get("ticker", "")) if _listed(d, query, "ex_dividend_date")]
+            return self._page(path, query, records, query.get("ticker", ""), int(query.get("limit", 10)))
         if m := TICKER_DETAILS.match(path):
             return ticker_details(m["ticker"])
         if path == "/v2/reference/news":
@@ -227,8 +244,16 @@ class FakePolygonServer(ThreadingHTTPServer):
     def __init__(self, port: int = 0, faults: Faults | None = None):
         super().__init__(("127.0.0.1", port), _Handler)
         self.faults = faults or Faults()
+        self.splits: tuple[data.Split, ...] = data.SPLITS
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._cache_lock = threading.Lock()
+
+    def set_splits(self, splits: tuple[data.Split, ...]) -> None:
+        """The splits the vendor lists from now on (a new one: the adjusted bars before its execution date
+        change, so the response cache is dropped)."""
+        self.splits = splits
+        with self._cache_lock:
+            self._cache.clear()
 
     def cached(self, path: str) -> bytes | None:
         with self._cache_lock:

@@ -48,6 +48,16 @@ class IngestReport:
     def rows_rejected(self) -> int:
         return sum(self.reject_reasons.values())
 
+    def absorb(self, other: IngestReport) -> None:
+        """Add the counts of another ingest into the same table (a part run alongside this one)."""
+        self.rows_received += other.rows_received
+        self.rows_inserted += other.rows_inserted
+        self.rows_updated += other.rows_updated
+        self.rows_unchanged += other.rows_unchanged
+        self.pages += other.pages
+        self.stream_rows_superseded += other.stream_rows_superseded
+        self.reject_reasons.update(other.reject_reasons)
+
     def as_metadata(self) -> dict[str, Any]:
         return {
             "rows_received": self.rows_received,

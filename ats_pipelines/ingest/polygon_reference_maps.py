@@ -11,6 +11,10 @@ Choices the spec leaves open:
 * market_holidays: Polygon lists NYSE, NASDAQ and OTC; US equity options follow the same holidays, so
   each date becomes one ``us_equity`` and one ``us_options`` row. Early-close open/close times are stored
   as New York local times (TIME has no zone); ``early-close`` becomes the spec's ``early_close``.
+* stock_splits, dividends (additions to the spec, migration 0010): keyed by (symbol, execution date) and
+  (symbol, ex-dividend date, dividend type), since the vendor's ``id`` is optional (the recorded pages
+  lack it) and kept as ``polygon_id``. ``history_adjusted_at`` is written NULL as a stamp column: a split
+  whose ratio the vendor corrects is re-applied to the adjusted history, an unchanged one is left alone.
 * market_status: ``us_equity`` follows the overall ``market`` field, ``us_options`` has no extended
   session (extended hours count as closed), ``forex`` and ``crypto`` come from ``currencies``.
 """
@@ -22,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from ats_pipelines.ingest.columns import EXTRA_FIELDS, JSON, ColumnMap, Field, rounded_int
+from ats_pipelines.ingest.columns import EXTRA_FIELDS, JSON, ColumnMap, Field, Rule, rounded_int
 from ats_pipelines.market_calendar import NEW_YORK, holidays, next_session_times, sessions
 
 
@@ -81,6 +85,40 @@ NEWS_ARTICLES = ColumnMap(
         Field("keywords", "keywords", raw=pl.List(pl.String), required=False),
         Field("source", "publisher", raw=pl.Struct({"name": pl.String}), convert=lambda e: e.struct.field("name")),
     ),
+)
+
+STOCK_SPLITS = ColumnMap(
+    table="stock_splits",
+    time_column="execution_date",
+    stamp_columns=frozenset({"history_adjusted_at"}),
+    fields=(
+        Field("symbol", "ticker", raw=pl.String),
+        Field("execution_date", "execution_date", raw=pl.String, convert=iso_date),
+        Field("split_from", "split_from"),
+        Field("split_to", "split_to"),
+        Field("polygon_id", "id", raw=pl.String, required=False),
+    ),
+    rules=(Rule("split ratio not positive", (pl.col("split_from") <= 0) | (pl.col("split_to") <= 0)),),
+    derived=(("history_adjusted_at", pl.lit(None, dtype=pl.Datetime("us", "UTC"))),),
+)
+
+DIVIDENDS = ColumnMap(
+    table="dividends",
+    time_column="ex_dividend_date",
+    fields=(
+        Field("symbol", "ticker", raw=pl.String),
+        Field("ex_dividend_date", "ex_dividend_date", raw=pl.String, convert=iso_date),
+        Field("dividend_type", "dividend_type", raw=pl.String),
+        Field("cash_amount", "cash_amount"),
+        Field("currency", "currency", raw=pl.String, required=False),
+        Field("declaration_date", "declaration_date", raw=pl.String, convert=iso_date, required=False),
+        Field("record_date", "record_date", raw=pl.String, convert=iso_date, required=False),
+        Field("pay_date", "pay_date", raw=pl.String, convert=iso_date, required=False),
+        Field("frequency", "frequency", raw=pl.Int64, convert=lambda e: e.cast(pl.Int32), required=False),
+        Field("polygon_id", "id", raw=pl.String, required=False),
+    ),
+    rules=(Rule("unknown dividend_type", ~pl.col("dividend_type").is_in(["CD", "SC", "LT", "ST"])),
+           Rule("cash_amount negative", pl.col("cash_amount") < 0)),
 )
 
 _EXCHANGE_TIME = pl.Datetime("us", "UTC")

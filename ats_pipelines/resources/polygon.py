@@ -58,6 +58,14 @@ class PolygonClient(ApiClient):
         return self.pages("/v3/reference/options/contracts", params)
 
 
+    def splits(self, ticker: str) -> Iterator[list[dict[str, Any]]]:
+        """Every split of ``ticker`` (/v3/reference/splits), all pages."""
+        return self.pages("/v3/reference/splits", {"ticker": ticker, "limit": 1000})
+
+    def dividends(self, ticker: str) -> Iterator[list[dict[str, Any]]]:
+        """Every dividend of ``ticker`` (/v3/reference/dividends), all pages."""
+        return self.pages("/v3/reference/dividends", {"ticker": ticker, "limit": 1000})
+
     def ticker_details(self, ticker: str) -> dict[str, Any]:
         """``results`` of /v3/reference/tickers/{ticker} (raises ApiNotFoundError for an unknown ticker)."""
         body = self.get_json(f"/v3/reference/tickers/{ticker}")

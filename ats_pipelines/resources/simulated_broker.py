@@ -14,11 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from psycopg import sql
+
+from ats_pipelines.market_calendar import REGULAR_HOURS_SQL, early_close_days
 from ats_pipelines.resources.broker import Account, BrokerOrder, BrokerPosition, OrderRequest
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
-NEXT_BARS_SQL = read_sql_beside(__file__, "next_bars.sql")
+NEXT_BARS_SQL = sql.SQL(read_sql_beside(__file__, "next_bars.sql")).format(regular_hours=sql.SQL(REGULAR_HOURS_SQL))
 LAST_CLOSE_SQL = read_sql_beside(__file__, "last_close.sql")
 STRATEGY_FILLS_SQL = read_sql_beside(__file__, "strategy_fills.sql")
 CENT = Decimal("0.01")
@@ -75,7 +78,8 @@ class SimulatedBroker:
             str(order.filled_qty))
         after = order.updated_at + timedelta(microseconds=1) if order.filled_qty else order.created_at
         bars = self.timescale.read(NEXT_BARS_SQL, {"symbol": order.symbol, "timeframe": self.timeframe,
-                                                   "after": after, "bars": self.lookahead_bars})
+                                                   "after": after, "bars": self.lookahead_bars,
+                                                   "early_closes": early_close_days(after.year, after.year + 1)})
         new, new_cost, last = Decimal(0), Decimal(0), order.updated_at
         for timestamp, open_price, _, volume in bars.iter_rows():
             take = min(remaining - new, Decimal(int(volume * self.max_volume_share)))

@@ -17,7 +17,7 @@ from pydantic import Field, PrivateAttr
 from ats_pipelines.db import writer
 from ats_pipelines.db.binary_copy import parse_series
 from ats_pipelines.db.catalog import TableInfo, load_table_info
-from ats_pipelines.db.frames import FrameValidationError, PreparedFrame, prepare_frame
+from ats_pipelines.db.frames import FrameValidationError, PreparedFrame, parse_copy_csv, prepare_frame
 from ats_pipelines.db.mode import DatabaseMode, detect_mode
 from ats_pipelines.db.writer import WriteResult
 from ats_pipelines.settings import database_url, redact_url
@@ -143,7 +143,7 @@ class TimescaleResource(dg.ConfigurableResource):
         (about ten times :meth:`read`, which builds Python objects). ``schema`` lists the query's output
         columns in order with their dtypes; ``Datetime`` columns arrive in UTC. Parameters are bound
         client-side, as COPY takes none of the server's."""
-        return _parse_csv(self._copy_out(_copy_to_stdout(query, "csv"), params), schema)
+        return parse_copy_csv(self._copy_out(_copy_to_stdout(query, "csv"), params), schema)
 
     def read_series(self, query: str | sql.Composable, params: Mapping[str, object], keys: int, arrays: int,
                     shards: int = 2) -> list[tuple]:
@@ -205,19 +205,6 @@ class TimescaleResource(dg.ConfigurableResource):
         with self.connection() as conn:
             conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(table)))
             conn.commit()
-
-
-def _parse_csv(data: bytes, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-    """Polars frame of COPY's CSV output (no header) with the columns and dtypes of ``schema``."""
-    if not data:
-        return pl.DataFrame(schema=dict(schema))
-    times = [n for n, d in schema.items() if isinstance(d, pl.Datetime)]
-    frame = pl.read_csv(data, has_header=False, new_columns=list(schema),
-                        schema_overrides={n: pl.String if n in times else d for n, d in schema.items()})
-    return frame.with_columns(
-        pl.col(n).str.to_datetime("%Y-%m-%d %H:%M:%S%.f%#z", time_unit="us").dt.convert_time_zone("UTC")
-        for n in times
-    )
 
 
 def _copy_to_stdout(query: str | sql.Composable, format_name: str) -> sql.Composed:

@@ -26,7 +26,8 @@ def _symbols(value: str | None, env: str, fallback: str | None = None) -> list[s
 class UniverseResource(dg.ConfigurableResource):
     """Symbol lists, each a comma-separated string; unset fields read the environment at run time:
     ``ATS_UNIVERSE`` (stocks), ``ATS_CRYPTO_UNIVERSE`` (Polygon ``X:`` tickers), ``ATS_OPTION_UNDERLYINGS``
-    and ``ATS_TICK_UNIVERSE`` (trades and quotes; defaults to the stock universe)."""
+    and ``ATS_TICK_UNIVERSE`` (trades and quotes; defaults to the stock universe); ``ATS_RAW_BAR_TIMEFRAMES``
+    (raw stock bars kept beside the adjusted ones, ``1d`` by default)."""
 
     stocks: str | None = Field(default=None, description="defaults to ATS_UNIVERSE, then AAPL,MSFT,SPY")
     crypto: str | None = Field(default=None, description="defaults to ATS_CRYPTO_UNIVERSE, then X:BTCUSD,X:ETHUSD")
@@ -34,6 +35,8 @@ class UniverseResource(dg.ConfigurableResource):
     ticks: str | None = Field(default=None, description="defaults to ATS_TICK_UNIVERSE, then the stock universe")
     option_expiry_days: int = Field(default=14, description="contracts expiring within this many days of the range")
     option_moneyness: float = Field(default=0.05, description="keep strikes within this fraction of the spot")
+    raw_bars: str | None = Field(default=None, description="timeframes of raw (unadjusted) stock bars to load beside "
+                                 "the adjusted ones; defaults to ATS_RAW_BAR_TIMEFRAMES, then 1d ('' for none)")
 
     def stock_symbols(self) -> list[str]:
         return _symbols(self.stocks, "ATS_UNIVERSE")
@@ -46,3 +49,7 @@ class UniverseResource(dg.ConfigurableResource):
 
     def tick_symbols(self) -> list[str]:
         return _symbols(self.ticks, "ATS_TICK_UNIVERSE", fallback=",".join(self.stock_symbols()))
+
+    def raw_timeframes(self) -> list[str]:
+        raw = self.raw_bars if self.raw_bars is not None else os.environ.get("ATS_RAW_BAR_TIMEFRAMES", "1d")
+        return [t.strip() for t in raw.split(",") if t.strip()]

@@ -3,7 +3,7 @@
 import os
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import dagster as dg
 import polars as pl
@@ -16,7 +16,13 @@ from ats_pipelines.defs.features.rows import FeatureRows, feature_rows
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
 from ats_pipelines.defs.features.technical import LEAD_IN_BARS, TECHNICAL, compute_technical
 from ats_pipelines.defs.market_data.checks import check_specs
-from ats_pipelines.defs.market_data.partitions import daily_partitions, partition_label, partition_window
+from ats_pipelines.defs.market_data.partitions import (
+    HISTORY_START,
+    daily_partitions,
+    partition_label,
+    partition_window,
+)
+from ats_pipelines.market_calendar import REGULAR_HOURS_SQL, early_close_days
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -26,8 +32,11 @@ RETIRE_SQL = read_sql_beside(__file__, "retire_features.sql")
 ALL_FEATURES: tuple[FeatureSpec, ...] = (*TECHNICAL, *FLOW)
 DEFAULT_TIMEFRAMES = "1m,1d"
 # Where each timeframe's adjusted bars live: stock_aggs itself, or its roll-ups (tables or continuous aggregates).
+# Minute features see the regular session only (Polygon's extended-hours bars are thin and sparse); every source
+# takes the parameters of bar_source_params. The roll-ups aggregate all 1m bars, as Polygon's own 5m/1h bars do.
 BAR_SOURCES = {
-    "1m": sql.SQL("(SELECT * FROM stock_aggs WHERE timeframe = '1m' AND adjusted)"),
+    "1m": sql.SQL("(SELECT * FROM stock_aggs WHERE timeframe = '1m' AND adjusted AND {})").format(
+        sql.SQL(REGULAR_HOURS_SQL)),
     "1d": sql.SQL("(SELECT * FROM stock_aggs WHERE timeframe = '1d' AND adjusted)"),
     **{tf: sql.SQL("(SELECT * FROM {} WHERE adjusted)").format(sql.Identifier(f"stock_aggs_{tf}"))
        for tf in ("5m", "15m", "1h")},
@@ -113,10 +122,16 @@ def register_features(timescale: TimescaleResource, specs: tuple[FeatureSpec, ..
     return [s.name for s, count in zip(specs, counts[:-1], strict=True) if count]
 
 
+def bar_source_params(until: datetime) -> dict[str, object]:
+    """The parameters every :data:`BAR_SOURCES` relation takes, for bars up to ``until``."""
+    return {"early_closes": early_close_days(date.fromisoformat(HISTORY_START).year, until.year)}
+
+
 def read_bars(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime]) -> pl.DataFrame:
     """The timeframe's bars in ``window`` of every symbol with bars there, after up to LEAD_IN_BARS earlier ones."""
     query = sql.SQL(BARS_SQL).format(bars=BAR_SOURCES[timeframe])
-    return timescale.read_copy(query, {"start": window[0], "end": window[1], "lead_in": LEAD_IN_BARS}, BAR_SCHEMA)
+    params = {"start": window[0], "end": window[1], "lead_in": LEAD_IN_BARS, **bar_source_params(window[1])}
+    return timescale.read_copy(query, params, BAR_SCHEMA)
 
 
 def technical_part(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime]) -> Part:

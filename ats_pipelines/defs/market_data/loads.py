@@ -25,6 +25,8 @@ REFRESH_ROLLUP_SQL = read_sql_beside(__file__, "refresh_rollup.sql") + DERIVE_BA
 DELETE_ROLLUP_RANGE_SQL = read_sql_beside(__file__, "delete_rollup_range.sql")
 ROLLUP_KIND_SQL = read_sql_beside(__file__, "rollup_kind.sql")
 DELETE_STREAM_TICKS_SQL = read_sql_beside(__file__, "delete_stream_ticks.sql")
+MARK_SPLITS_APPLIED_SQL = read_sql_beside(__file__, "mark_splits_applied.sql")
+STORED_OPTION_TICKERS_SQL = read_sql_beside(__file__, "stored_option_tickers.sql")
 ROLLUPS = {"stock_aggs_5m": "5 minutes", "stock_aggs_15m": "15 minutes", "stock_aggs_1h": "1 hour"}
 TIMESPANS = {"1m": ("minute", 1), "1d": ("day", 1)}
 BULK_LOAD_ROWS = 100_000
@@ -45,15 +47,19 @@ def load_bars(
     report: IngestReport,
     partition_key: str,
     extra: Callable[[str], Mapping[str, Any]] = lambda ticker: {},
+    adjusted: bool | None = None,
 ) -> None:
-    """Fetch ``timeframe`` bars of each ticker over the window and write them to ``column_map.table``."""
+    """Fetch ``timeframe`` bars of each ticker over the window and write them to ``column_map.table``.
+    ``adjusted`` (stock bars) asks Polygon for split-adjusted or raw bars and fills the ``adjusted`` column;
+    None leaves Polygon's default (adjusted) and the column out (crypto and options tables have none)."""
     timespan, multiplier = TIMESPANS[timeframe]
     start_ms, end_ms = window_ms(window)
+    flag = {} if adjusted is None else {"adjusted": adjusted}
     pages = (
         ({"symbol": ticker, "timeframe": timeframe, "multiplier": multiplier, "timespan_unit": timespan,
-          "source": "polygon", **extra(ticker)}, page)
+          "source": "polygon", **flag, **extra(ticker)}, page)
         for ticker in tickers
-        for page in client.aggregates(ticker, multiplier, timespan, start_ms, end_ms)
+        for page in client.aggregates(ticker, multiplier, timespan, start_ms, end_ms, adjusted=adjusted is not False)
     )
     inserted_before = report.rows_inserted
     ingest_pages(timescale, column_map, pages, report, window=window, partition_key=partition_key)
@@ -102,6 +108,25 @@ def option_contracts(client: PolygonClient, underlying: str, window: tuple[datet
         for c in page if abs(float(c.get("strike_price", 0)) / spot - 1) <= moneyness
     ]
     return sorted(set(tickers))
+
+
+def option_tickers_stored(timescale: TimescaleResource, underlyings: list[str], window: tuple[datetime, datetime]
+                          ) -> list[str]:
+    """The option contracts of ``underlyings`` that options_aggs holds bars of in the window: the contracts
+    it selected, whose trades and quotes are then loaded too."""
+    if not underlyings:
+        return []
+    found = timescale.read(STORED_OPTION_TICKERS_SQL,
+                           {"underlyings": underlyings, "start": window[0], "end": window[1]})
+    return found["symbol"].to_list() if found.height else []
+
+
+def mark_splits_applied(timescale: TimescaleResource, symbols: list[str], window: tuple[datetime, datetime],
+                        fetch_started: datetime) -> int:
+    """Record as applied the pending splits of ``symbols`` whose whole stored pre-split history this load
+    re-fetched (see sql/mark_splits_applied.sql); returns how many."""
+    return timescale.execute(MARK_SPLITS_APPLIED_SQL, {"symbols": symbols, "start": window[0], "end": window[1],
+                                                        "fetch_started": fetch_started})
 
 
 def option_columns(ticker: str) -> dict[str, Any]:

@@ -1,17 +1,21 @@
-"""Daily partitions of market data: one per UTC date (key ``YYYY-MM-DD``).
+"""Daily partitions of market data: one per date (key ``YYYY-MM-DD``).
 
-A US session (13:30–21:00 UTC at the latest) falls inside one UTC date, so a partition is a session for
-stocks and options and a full day for crypto. Today's partition exists (``end_offset=1``) so that the
-after-close schedule can ingest the session that just ended.
+For crypto, ticks and features a partition is its UTC date. A regular US session (13:30–21:00 UTC at the
+latest) falls inside that too, but Polygon's stock minute bars include extended hours (04:00–20:00 New
+York), whose end crosses midnight UTC in winter: stock bars of a partition are therefore those of its New
+York date (:func:`new_york_window`). Today's partition exists (``end_offset=1``) so that the after-close
+schedule can ingest the session that just ended.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 HISTORY_START = "2020-01-01"
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START, timezone="UTC", end_offset=1)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
@@ -24,3 +28,9 @@ def partition_label(context: dg.AssetExecutionContext) -> str:
     """``2024-03-06`` or ``2024-03-06...2024-04-02`` for a range run."""
     keys = context.partition_key_range
     return keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"
+
+
+def new_york_window(window: tuple[datetime, datetime]) -> tuple[datetime, datetime]:
+    """The same dates as New York days: ``[first 00:00, day after the last 00:00)`` New York, in UTC. It holds
+    every stock bar of those sessions (pre-market from 04:00, post-market to 20:00, daily bars at 00:00)."""
+    return tuple(datetime.combine(t.date(), time(), tzinfo=NEW_YORK).astimezone(UTC) for t in window)

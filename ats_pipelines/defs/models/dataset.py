@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import reduce
 
 import numpy as np
 import polars as pl
 from psycopg import sql
 
-from ats_pipelines.defs.features.assets import BAR_SOURCES
+from ats_pipelines.defs.features.assets import BAR_SOURCES, bar_source_params
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -68,6 +68,7 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
     the label became known); the last bar of each symbol has no label yet and is left out."""
     rows = timescale.read_series(sql.SQL(CLOSE_SERIES_SQL).format(bars=BAR_SOURCES[timeframe]), {
         "start": start, "symbols": list(symbols) if symbols else None,
+        **bar_source_params(datetime.now(UTC)),
     }, keys=1, arrays=2)
     closes = pl.DataFrame({
         "symbol": pl.Series([symbol for symbol, times, _ in rows], dtype=pl.String).gather(

@@ -9,7 +9,9 @@ import polars as pl
 from ats_pipelines.defs.market_data.partitions import HISTORY_START
 from ats_pipelines.ingest.loader import IngestReport, ingest_pages, record_rejects
 from ats_pipelines.ingest.polygon_reference_maps import (
+    DIVIDENDS,
     NEWS_ARTICLES,
+    STOCK_SPLITS,
     TICKER_DETAILS,
     UPCOMING_HOLIDAYS,
     calendar_holiday_rows,
@@ -21,6 +23,7 @@ from ats_pipelines.resources.http import ApiNotFoundError
 from ats_pipelines.sql_files import read_sql_beside
 
 LATEST_NEWS_SQL = read_sql_beside(__file__, "latest_news.sql")
+SETTLE_SPLITS_SQL = read_sql_beside(__file__, "settle_splits_without_history.sql")
 NEWS_OVERLAP = timedelta(hours=1)
 REFERENCE = {"group_name": "reference", "kinds": {"polygon", "timescaledb"}}
 
@@ -95,3 +98,28 @@ def news_articles(timescale: TimescaleResource, polygon: PolygonResource) -> dg.
         ingest_pages(timescale, NEWS_ARTICLES, pages, report, window=None, partition_key=None)
     return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata(),
                                           "since": since.isoformat()})
+
+
+@dg.asset(**REFERENCE, description="Stock splits of the universe (Polygon /v3/reference/splits), keyed by symbol and "
+          "execution date. A split executed on stored adjusted history is applied by split_adjustment_sensor "
+          "(which re-fetches that history); history_adjusted_at records when.")
+def stock_splits(timescale: TimescaleResource, polygon: PolygonResource,
+                 universe: UniverseResource) -> dg.MaterializeResult:
+    report = IngestReport("stock_splits")
+    with polygon.client() as client:
+        pages = (({}, page) for symbol in universe.stock_symbols() for page in client.splits(symbol))
+        ingest_pages(timescale, STOCK_SPLITS, pages, report, window=None, partition_key=None)
+    settled = timescale.execute(SETTLE_SPLITS_SQL)
+    return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata(),
+                                          "splits_without_history_to_adjust": settled})
+
+
+@dg.asset(**REFERENCE, description="Cash dividends of the universe (Polygon /v3/reference/dividends): ex, record, "
+          "pay and declaration dates, amount, type and frequency, keyed by symbol, ex-date and type.")
+def dividends(timescale: TimescaleResource, polygon: PolygonResource,
+              universe: UniverseResource) -> dg.MaterializeResult:
+    report = IngestReport("dividends")
+    with polygon.client() as client:
+        pages = (({}, page) for symbol in universe.stock_symbols() for page in client.dividends(symbol))
+        ingest_pages(timescale, DIVIDENDS, pages, report, window=None, partition_key=None)
+    return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata()})

@@ -2,9 +2,18 @@
 
 import dagster as dg
 
-from ats_pipelines.defs.reference.assets import market_holidays, market_status, news_articles, ticker_details
+from ats_pipelines.defs.reference.assets import (
+    dividends,
+    market_holidays,
+    market_status,
+    news_articles,
+    stock_splits,
+    ticker_details,
+)
 from ats_pipelines.defs.reference.resources import resources
 from ats_pipelines.defs.reference.schedules import (
+    corporate_actions_job,
+    corporate_actions_schedule,
     holidays_job,
     holidays_schedule,
     market_status_job,
@@ -17,9 +26,10 @@ from ats_pipelines.defs.reference.schedules import (
 from ats_pipelines.defs.reference.sensors import new_tickers_sensor
 
 defs = dg.Definitions(
-    assets=[ticker_details, market_holidays, market_status, news_articles],
-    jobs=[market_status_job, news_job, holidays_job, ticker_details_job],
-    schedules=[market_status_schedule, news_schedule, holidays_schedule, ticker_details_schedule],
+    assets=[ticker_details, market_holidays, market_status, news_articles, stock_splits, dividends],
+    jobs=[market_status_job, news_job, holidays_job, ticker_details_job, corporate_actions_job],
+    schedules=[market_status_schedule, news_schedule, holidays_schedule, ticker_details_schedule,
+               corporate_actions_schedule],
     sensors=[new_tickers_sensor],
     resources=resources,
 )

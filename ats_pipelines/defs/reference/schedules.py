@@ -4,7 +4,14 @@ from datetime import datetime, time
 
 import dagster as dg
 
-from ats_pipelines.defs.reference.assets import market_holidays, market_status, news_articles, ticker_details
+from ats_pipelines.defs.reference.assets import (
+    dividends,
+    market_holidays,
+    market_status,
+    news_articles,
+    stock_splits,
+    ticker_details,
+)
 from ats_pipelines.market_calendar import NEW_YORK, sessions
 
 EXTENDED_HOURS = (time(4, 0), time(20, 0))
@@ -13,6 +20,8 @@ market_status_job = dg.define_asset_job("market_status_job", selection=[market_s
 news_job = dg.define_asset_job("news_job", selection=[news_articles])
 holidays_job = dg.define_asset_job("market_holidays_job", selection=[market_holidays])
 ticker_details_job = dg.define_asset_job("ticker_details_job", selection=[ticker_details])
+corporate_actions_job = dg.define_asset_job("corporate_actions_job", selection=[stock_splits, dividends],
+                                            description="Splits and dividends of the universe.")
 
 
 def us_equity_active(at: datetime) -> bool:
@@ -40,3 +49,8 @@ holidays_schedule = dg.ScheduleDefinition(name="holidays_schedule", job=holidays
 ticker_details_schedule = dg.ScheduleDefinition(name="ticker_details_schedule", job=ticker_details_job,
                                                 cron_schedule="0 7 * * 0", execution_timezone="America/New_York",
                                                 default_status=dg.DefaultScheduleStatus.RUNNING)
+corporate_actions_schedule = dg.ScheduleDefinition(
+    name="corporate_actions_schedule", job=corporate_actions_job, cron_schedule="30 7 * * *",
+    execution_timezone="America/New_York", default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="07:30 New York daily, before the open: splits and dividends (a new split then re-fetches the "
+                "adjusted history through split_adjustment_sensor).")

@@ -1,6 +1,6 @@
 -- Input of one features partition and timeframe: the bars in [%(start)s, %(end)s) of every symbol that has
 -- any there, each preceded by up to %(lead_in)s of that symbol's earlier bars, ordered by symbol and time.
--- {bars} is the timeframe's source (a relation with symbol, "timestamp", high, low, close, volume, vwap).
+-- The bars placeholder is the timeframe's source (a relation with symbol, "timestamp", high, low, close, volume, vwap).
 WITH symbols AS (
     SELECT DISTINCT symbol FROM {bars} AS b WHERE "timestamp" >= %(start)s AND "timestamp" < %(end)s
 )

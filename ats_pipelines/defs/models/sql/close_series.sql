@@ -1,4 +1,4 @@
--- Closes of the timeframe's bars ({bars}, as the features domain reads them) for next-bar labels, one row
+-- Closes of the timeframe's bars (the bars placeholder, as the features domain reads them) for next-bar labels, one row
 -- per symbol (times and float8 closes), read and sharded like feature_series.sql.
 SELECT symbol::text,
        array_agg("timestamp") AS times,
