@@ -77,12 +77,14 @@ def _echo_mode() -> None:
 
 
 @main.command()
-@click.option("--ui/--no-ui", default=True, help="start the Dagster UI afterwards")
+@click.option("--ui/--no-ui", default=True, help="start the Dagster UI, daemon and stream afterwards")
 @click.option("--port", default=8765, show_default=True,
-              help="port of the local fake Polygon server (Unusual Whales: the next one)")
+              help="first port of the local fake servers (Polygon; Unusual Whales, Alpaca and the WebSocket "
+                   "feed take the next three)")
 def demo(ui: bool, port: int) -> None:
-    """Migrate, backfill a few days of market data, reference data and flow alerts from local fake vendor
-    servers, print the checks and row counts, open the UI."""
+    """Materialize every asset for a demo universe (10 symbols, 20 sessions) from local fake vendor servers
+    (or the real APIs where their keys are set), print a summary, then run the Dagster UI, daemon and stream
+    until Ctrl-C."""
     from ats_pipelines.demo import run_demo
 
     run_demo(ui, port)
@@ -216,6 +218,17 @@ def fake_unusual_whales(port: int, api_key: str) -> None:
     from ats_pipelines.fakes.unusual_whales_server import FakeUnusualWhalesServer, demo_alerts
 
     _serve_until_interrupted(FakeUnusualWhalesServer(port, api_key, demo_alerts(datetime.now(UTC))), "Unusual Whales")
+
+
+@main.command("fake-alpaca")
+@click.option("--port", default=8768, show_default=True)
+@click.option("--key-id", default="demo-key-id", show_default=True, help="the one key id the server accepts")
+@click.option("--secret", default="demo-secret", show_default=True, help="the one secret the server accepts")
+def fake_alpaca(port: int, key_id: str, secret: str) -> None:
+    """Serve Alpaca's trading API (orders, positions, account) in memory, for the demo's offline broker."""
+    from ats_pipelines.fakes.alpaca_server import FakeAlpacaServer
+
+    _serve_until_interrupted(FakeAlpacaServer(port, key_id, secret), "Alpaca")
 
 
 def _serve_until_interrupted(server, vendor: str) -> None:

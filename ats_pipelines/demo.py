@@ -1,25 +1,32 @@
-"""The end-to-end demo: migrate, serve offline vendor data, backfill the pipeline, open the UI.
+"""The end-to-end demo: migrate, serve offline vendor data, materialize every asset, summarise, open the UI.
 
-Everything runs on this machine: the Polygon and Unusual Whales APIs are local fake servers (unless
-``POLYGON_BASE_URL`` / ``UNUSUAL_WHALES_BASE_URL`` are set), the data lands in the database named by
-``ATS_DATABASE_URL``, and the runs are recorded in the Dagster instance of ``DAGSTER_HOME`` so the UI
-shows them.
+Everything runs on this machine unless real keys are in the environment: the Polygon (REST and WebSocket),
+Unusual Whales and Alpaca APIs are local fake servers, the data lands in the database named by
+``ATS_DATABASE_URL``, and the runs are recorded in the Dagster instance of ``DAGSTER_HOME`` so the UI shows
+them. The terminal shows progress and the summary; Dagster's own output goes to ``var/log/``. Every process
+the demo starts runs in its own process group and is stopped with it (Ctrl-C included).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO
 
-import click
 import dagster as dg
 import httpx
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from ats_pipelines.db import migrate
 from ats_pipelines.defs.trading.backtest import run_backtest
@@ -27,100 +34,165 @@ from ats_pipelines.defs.trading.risk import RiskLimits
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.settings import database_url, redact_url
 
-DEMO_RANGE = ("2024-03-06", "2024-03-12")  # five sessions around the March DST change
+# 20 sessions: Presidents' Day (no session) and the March DST change fall inside.
+DEMO_RANGE = ("2024-02-12", "2024-03-11")
+DEMO_UNIVERSE = "AAPL,MSFT,NVDA,AMZN,GOOGL,META,JPM,XOM,SPY,QQQ"
 DEMO_API_KEY = "demo-key"
-FAKE_SERVERS = (("POLYGON", "fake-polygon"), ("UNUSUAL_WHALES", "fake-unusual-whales"))  # on --port, --port + 1
+DEMO_ALPACA = {"ALPACA_API_KEY_ID": "demo-key-id", "ALPACA_API_SECRET_KEY": "demo-secret"}
+LOG_DIR = Path("var/log")
+UI_ADDRESS = ("127.0.0.1", 3000)
 
 
-@contextmanager
-def fake_polygon(port: int) -> Iterator[str]:
-    """Run ``ats fake-polygon`` in a child process for the block; yields its base URL."""
-    with _fake_server("fake-polygon", port) as url:
-        yield url
+@dataclass(frozen=True)
+class Vendor:
+    """An external API the demo serves locally unless its key is in the environment."""
+
+    name: str
+    key_env: str  # set by the user: the real API is used
+    base_env: str
+    command: str  # the `ats` command of its fake server
+    fake_env: dict[str, str]  # what the demo sets when it serves the fake
 
 
-@contextmanager
-def _fake_server(command: str, port: int) -> Iterator[str]:
-    process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", command, "--port", str(port)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(url + "/", timeout=0.5)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextmanager
-def live_stream(port: int) -> Iterator[None]:
-    """``ats stream`` in a child process (against a local live-feed server unless POLYGON_WS_URL is set);
-    SIGTERM at the end makes it flush its buffer."""
-    with ExitStack() as stack:
-        if not os.environ.get("POLYGON_WS_URL"):
-            http_url = stack.enter_context(_fake_server("fake-polygon-ws", port))
-            os.environ["POLYGON_WS_URL"] = http_url.replace("http://", "ws://")
-            click.echo(f"Polygon WebSocket: local live-feed server at {os.environ['POLYGON_WS_URL']}")
-        process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", "stream"])
-        click.echo("streaming the universe into Redis and the database (ats stream)")
-        try:
-            yield
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
+VENDORS = (
+    Vendor("Polygon", "POLYGON_API_KEY", "POLYGON_BASE_URL", "fake-polygon", {"POLYGON_API_KEY": DEMO_API_KEY}),
+    Vendor("Unusual Whales", "UNUSUAL_WHALES_API_KEY", "UNUSUAL_WHALES_BASE_URL", "fake-unusual-whales",
+           {"UNUSUAL_WHALES_API_KEY": DEMO_API_KEY}),
+    Vendor("Alpaca", "ALPACA_API_KEY_ID", "ALPACA_BASE_URL", "fake-alpaca", DEMO_ALPACA),
+)
 
 MARKET_DATA = ("stock_aggs", "stock_aggs_5m", "stock_aggs_15m", "stock_aggs_1h", "crypto_aggs", "options_aggs",
                "trades", "quotes")
-REFERENCE_AND_FLOW = ("ticker_details", "market_holidays", "market_status", "news_articles",
-                      "unusual_whales_options")
+REFERENCE_AND_FLOW = ("ticker_details", "market_holidays", "market_status", "news_articles", "stock_splits",
+                      "dividends", "unusual_whales_options")
 FEATURES = ("features",)
 TRAINING = ("model_training_runs", "models")
 SIGNALS = ("trading_signals",)
 ORDERS = ("orders",)
 BOOK = ("positions", "trading_metrics")
+CACHES_AND_MONITORING = ("feature_cache", "model_cache", "trading_cache", "status_cache", "system_metrics")
 # The demo trades old sessions on the simulated broker: signal and market-data age limits would (rightly)
 # refuse two-year-old signals and data, so the demo lifts just those two.
 DEMO_TRADING = {"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9}
 
 
-def materialize(names: tuple[str, ...], tags: dict[str, str] | None = None,
-                config: dict[str, object] | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize the named assets as one run in the Dagster instance (so the UI shows it); ``config`` is
-    every asset's run config."""
+@dataclass(frozen=True)
+class Stage:
+    """One Dagster run of the demo: which assets, over the demo range or not, with which run config."""
+
+    title: str
+    assets: tuple[str, ...]
+    ranged: bool = False
+    config: dict[str, object] | None = None
+
+
+STAGES = (
+    Stage("market data: bars, roll-ups, options, ticks (one backfill run)", MARKET_DATA, ranged=True),
+    Stage("reference data, splits, dividends, flow alerts", REFERENCE_AND_FLOW),
+    Stage("features of every bar (one backfill run)", FEATURES, ranged=True),
+    Stage("training run: walk-forward XGBoost, promotion gate", TRAINING),
+    Stage("trading signals of the active model", SIGNALS, ranged=True),
+    Stage("orders on the simulated broker", ORDERS, ranged=True, config=DEMO_TRADING),
+    Stage("positions and trading metrics", BOOK, config=DEMO_TRADING),
+    Stage("Redis caches and system metrics", CACHES_AND_MONITORING),
+)
+
+
+class Children:
+    """Processes the demo started, each in its own process group, all stopped together (SIGTERM to the group,
+    SIGKILL after a grace period), whatever ends the demo."""
+
+    def __init__(self) -> None:
+        self._processes: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], log: IO[str]) -> subprocess.Popen:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        self._processes.append((name, process))
+        return process
+
+    def stop_all(self, grace_seconds: float = 20.0) -> None:
+        for _, process in reversed(self._processes):
+            _signal_group(process, signal.SIGTERM)
+        deadline = time.monotonic() + grace_seconds
+        for _, process in reversed(self._processes):
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            _signal_group(process, signal.SIGKILL)  # the group's stragglers too (webserver, daemon, code server)
+        self._processes.clear()
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+
+
+def _wait_for_http(url: str, process: subprocess.Popen, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited ({process.returncode}); see {LOG_DIR}/")
+        try:
+            httpx.get(url, timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s; see {LOG_DIR}/")
+
+
+@contextmanager
+def fake_polygon(port: int) -> Iterator[str]:
+    """Run ``ats fake-polygon`` in a child process for the block; yields its base URL (for the benchmarks)."""
+    children = Children()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with open(LOG_DIR / "fake-polygon.log", "a") as log:
+        process = children.start("fake-polygon", _ats("fake-polygon", "--port", str(port)), log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for_http(url + "/", process)
+            yield url
+        finally:
+            children.stop_all()
+
+
+def _ats(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ats_pipelines.cli", *args]
+
+
+@contextmanager
+def terminal_output_to(log_path: Path) -> Iterator[Console]:
+    """Send everything written to this process's stdout and stderr (Dagster's logs, warnings) to
+    ``log_path`` for the block; the returned console writes to the terminal."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(1), "w", buffering=1)
+    with open(log_path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield Console(file=terminal, highlight=False)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
+def materialize(stage: Stage) -> dg.ExecuteInProcessResult:
+    """The stage's assets as one run in the Dagster instance (so the UI shows it)."""
     from ats_pipelines.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()
-    run_config = {"ops": {name: {"config": config} for name in names}} if config else None
+    tags = {ASSET_PARTITION_RANGE_START_TAG: DEMO_RANGE[0], ASSET_PARTITION_RANGE_END_TAG: DEMO_RANGE[1]} \
+        if stage.ranged else None
+    run_config = {"ops": {name: {"config": stage.config} for name in stage.assets}} if stage.config else None
     return job.execute_in_process(instance=dg.DagsterInstance.get(), tags=tags, run_config=run_config,
-                                  asset_selection=[dg.AssetKey(name) for name in names])
-
-
-def summary(timescale: TimescaleResource) -> str:
-    counts = timescale.read(
-        "SELECT 'stock_aggs ' || timeframe AS what, count(*) AS rows FROM stock_aggs GROUP BY timeframe"
-        " UNION ALL SELECT 'stock_aggs_5m', count(*) FROM stock_aggs_5m"
-        " UNION ALL SELECT 'crypto_aggs', count(*) FROM crypto_aggs"
-        " UNION ALL SELECT 'options_aggs', count(*) FROM options_aggs"
-        " UNION ALL SELECT 'trades', count(*) FROM trades UNION ALL SELECT 'quotes', count(*) FROM quotes"
-        " UNION ALL SELECT 'ticker_details', count(*) FROM ticker_details"
-        " UNION ALL SELECT 'market_holidays', count(*) FROM market_holidays"
-        " UNION ALL SELECT 'market_status', count(*) FROM market_status"
-        " UNION ALL SELECT 'news_articles', count(*) FROM news_articles"
-        " UNION ALL SELECT 'flow alerts', count(*) FROM unusual_whales_options"
-        " UNION ALL SELECT 'features ' || timeframe, count(*) FROM features GROUP BY timeframe"
-        " UNION ALL SELECT 'models ' || status, count(*) FROM models GROUP BY status"
-        " UNION ALL SELECT 'trading_signals', count(*) FROM trading_signals"
-        " UNION ALL SELECT 'orders ' || status, count(*) FROM orders GROUP BY status"
-        " UNION ALL SELECT 'positions ' || status, count(*) FROM positions GROUP BY status"
-        " UNION ALL SELECT 'trading_metrics', count(*) FROM trading_metrics"
-        " UNION ALL SELECT 'ingest_rejects', count(*) FROM ingest_rejects ORDER BY 1"
-    )
-    return "\n".join(f"  {what:<16} {rows:>9,}" for what, rows in counts.iter_rows())
+                                  asset_selection=[dg.AssetKey(name) for name in stage.assets],
+                                  raise_on_error=False)
 
 
 def demo_window() -> tuple[datetime, datetime]:
@@ -130,39 +202,171 @@ def demo_window() -> tuple[datetime, datetime]:
             datetime.combine(last + timedelta(days=1), datetime.min.time(), UTC))
 
 
+ROW_COUNTS_SQL = """
+SELECT 'stock_aggs ' || timeframe || CASE WHEN adjusted THEN '' ELSE ' raw' END AS what, count(*) AS rows
+FROM stock_aggs GROUP BY timeframe, adjusted
+UNION ALL SELECT 'stock_aggs_5m / 15m / 1h', (SELECT count(*) FROM stock_aggs_5m) + (SELECT count(*) FROM
+    stock_aggs_15m) + (SELECT count(*) FROM stock_aggs_1h)
+UNION ALL SELECT 'crypto_aggs', count(*) FROM crypto_aggs
+UNION ALL SELECT 'options_aggs', count(*) FROM options_aggs
+UNION ALL SELECT 'trades', count(*) FROM trades UNION ALL SELECT 'quotes', count(*) FROM quotes
+UNION ALL SELECT 'ticker_details', count(*) FROM ticker_details
+UNION ALL SELECT 'market_holidays', count(*) FROM market_holidays
+UNION ALL SELECT 'market_status', count(*) FROM market_status
+UNION ALL SELECT 'news_articles', count(*) FROM news_articles
+UNION ALL SELECT 'stock_splits', count(*) FROM stock_splits
+UNION ALL SELECT 'dividends', count(*) FROM dividends
+UNION ALL SELECT 'unusual_whales_options', count(*) FROM unusual_whales_options
+UNION ALL SELECT 'features ' || timeframe, count(*) FROM features GROUP BY timeframe
+UNION ALL SELECT 'model_training_runs', count(*) FROM model_training_runs
+UNION ALL SELECT 'models ' || status, count(*) FROM models GROUP BY status
+UNION ALL SELECT 'trading_signals ' || signal_type, count(*) FROM trading_signals GROUP BY signal_type
+UNION ALL SELECT 'orders ' || status, count(*) FROM orders GROUP BY status
+UNION ALL SELECT 'positions ' || status, count(*) FROM positions GROUP BY status
+UNION ALL SELECT 'trading_metrics', count(*) FROM trading_metrics
+UNION ALL SELECT 'system_metrics', count(*) FROM system_metrics
+UNION ALL SELECT 'ingest_rejects', count(*) FROM ingest_rejects
+ORDER BY 1
+"""
+NEWEST_MODEL_SQL = """
+SELECT model_name, version, status, (metrics -> 'held_out' ->> 'auc')::float8 AS auc,
+       (metrics -> 'held_out' ->> 'accuracy')::float8 AS accuracy, (metrics -> 'held_out' ->> 'rows')::int AS rows
+FROM models ORDER BY created_at DESC LIMIT 1
+"""
+
+
+def summary_tables(timescale: TimescaleResource) -> list[Table]:
+    """Rows per table, the newest model's held-out metrics, and the backtest of the demo's signals."""
+    rows = Table(title="rows in the database", title_justify="left")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    for what, count in timescale.read(ROW_COUNTS_SQL).iter_rows():
+        rows.add_row(what, f"{count:,}")
+    model = Table(title="the model (held-out fifth of the data, never trained on)", title_justify="left")
+    for column in ("model", "version", "status", "AUC", "accuracy", "rows"):
+        model.add_column(column, justify="right" if column in {"AUC", "accuracy", "rows"} else "left")
+    found = timescale.read(NEWEST_MODEL_SQL)
+    for name, version, status, auc, accuracy, count in found.iter_rows():
+        model.add_row(name, str(version), "promoted (active)" if status == "active" else f"not promoted ({status})",
+                      f"{auc:.3f}" if auc is not None else "-", f"{accuracy:.3f}" if accuracy is not None else "-",
+                      f"{count:,}" if count is not None else "-")
+    result = run_backtest(timescale, "next_bar_direction_xgb", *demo_window(), RiskLimits())
+    pnl = Table(title="P&L: the demo's signals replayed on the simulated broker (again: ats backtest)",
+                title_justify="left")
+    pnl.add_column("figure")
+    pnl.add_column("value", justify="right")
+    total = result.end_equity / result.start_equity - 1
+    for figure, value in (("orders", f"{result.orders:,}"), ("blocked by risk limits", f"{result.blocked:,}"),
+                          ("equity", f"{result.start_equity:,.2f} -> {result.end_equity:,.2f} ({total:+.2%})"),
+                          ("realised P&L", f"{result.realized_pnl:,.2f}"),
+                          ("commissions", f"{result.commissions:,.2f}"),
+                          ("max drawdown", f"{result.max_drawdown:.2%}"),
+                          ("Sharpe", f"{result.sharpe:.2f}" if result.sharpe is not None else "n/a")):
+        pnl.add_row(figure, value)
+    return [rows, model, pnl]
+
+
+def choose_vendors(say: Callable[[str], None]) -> list[Vendor]:
+    """Say, before anything starts, which APIs are real (their key is set) and which are served locally;
+    returns the vendors to fake."""
+    fakes = []
+    for vendor in VENDORS:
+        if os.environ.get(vendor.key_env):
+            say(f"{vendor.name}: {vendor.key_env} is set, using the real API "
+                f"({os.environ.get(vendor.base_env) or 'its default address'})")
+        else:
+            fakes.append(vendor)
+            say(f"{vendor.name}: no {vendor.key_env}, serving offline data from a local fake server")
+    return fakes
+
+
 def run_demo(ui: bool, port: int) -> None:
+    """The README's main command: see the module docstring."""
+    console = Console(highlight=False)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("ATS_UNIVERSE", DEMO_UNIVERSE)
+    os.environ.setdefault("ATS_BROKER", "simulated")
+    fakes = choose_vendors(console.print)
+    children = Children()
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with ExitStack() as stack:
+            stack.callback(children.stop_all)
+            log = stack.enter_context(open(LOG_DIR / "servers.log", "a"))
+            for offset, vendor in enumerate(fakes):
+                url = f"http://127.0.0.1:{port + offset}"
+                _wait_for_http(url + "/", children.start(vendor.command, _ats(vendor.command, "--port",
+                                                                              str(port + offset)), log))
+                os.environ.update({vendor.base_env: url, **vendor.fake_env})
+                console.print(f"  {vendor.name} fake server: {url}")
+            _pipeline(console, stack)
+            if ui:
+                fake_feed = any(v.name == "Polygon" for v in fakes) and not os.environ.get("POLYGON_WS_URL")
+                _serve_ui(console, children, port + len(VENDORS), log, fake_feed)
+    except KeyboardInterrupt:
+        console.print("\nstopping: every process the demo started is being stopped")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _pipeline(console: Console, stack: ExitStack) -> None:
     url = database_url()
-    click.echo(f"database: {redact_url(url)}")
-    migrate.upgrade(url, "head")
-    timescale = TimescaleResource()
-    click.echo(timescale.mode().describe())
-    with ExitStack() as stack:
-        for offset, (vendor, command) in enumerate(FAKE_SERVERS):
-            if not os.environ.get(f"{vendor}_BASE_URL"):
-                base_url = stack.enter_context(_fake_server(command, port + offset))
-                os.environ.update({f"{vendor}_BASE_URL": base_url, f"{vendor}_API_KEY": DEMO_API_KEY})
-                click.echo(f"{vendor.replace('_', ' ').title()} API: local fake server at {base_url}")
-        first, last = DEMO_RANGE
-        click.echo(f"backfilling {first}...{last} as one run (universe: {os.environ.get('ATS_UNIVERSE') or 'default'})")
-        demo_range = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}
-        os.environ.setdefault("ATS_BROKER", "simulated")
-        click.echo(f"broker: {os.environ['ATS_BROKER']}")
-        results = [materialize(MARKET_DATA, demo_range), materialize(REFERENCE_AND_FLOW),
-                   materialize(FEATURES, demo_range), materialize(TRAINING), materialize(SIGNALS, demo_range),
-                   materialize(ORDERS, demo_range, DEMO_TRADING), materialize(BOOK, config=DEMO_TRADING)]
-        for check in (c for r in results for c in r.get_asset_check_evaluations()):
-            click.echo(f"  check {check.asset_key.to_user_string()}.{check.check_name}: "
-                       f"{'passed' if check.passed else 'FAILED'}")
-        click.echo("rows now in the database:\n" + summary(timescale))
-        if not all(r.success for r in results):
-            timescale.close()
-            raise click.ClickException("a demo run failed; see the Dagster logs above")
-        backtest = run_backtest(timescale, "next_bar_direction_xgb", *demo_window(), RiskLimits())
-        click.echo("backtest of the demo signals (simulated broker; again any time: ats backtest):\n"
-                   + backtest.summary())
-        timescale.close()
-        if ui:
-            stack.enter_context(live_stream(port + len(FAKE_SERVERS)))
-            click.echo("starting the Dagster UI on http://127.0.0.1:3000 (Ctrl-C stops it)")
-            subprocess.run([sys.executable, "-m", "dagster", "dev", "-m", "ats_pipelines.definitions",
-                            "-h", "127.0.0.1", "-p", "3000"], check=False)
+    console.print(f"database: {redact_url(url)}; universe {os.environ['ATS_UNIVERSE']}; sessions "
+                  f"{DEMO_RANGE[0]}...{DEMO_RANGE[1]}; broker {os.environ['ATS_BROKER']}")
+    log_path = LOG_DIR / "demo.log"
+    console.print(f"Dagster's own output goes to {log_path}")
+    failed: list[str] = []
+    with terminal_output_to(log_path) as terminal:
+        migrate.upgrade(url, "head")
+        timescale = TimescaleResource()
+        stack.callback(timescale.close)
+        terminal.print(timescale.mode().describe())
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+                   "{task.total}"), TimeElapsedColumn())
+        with Progress(*columns, console=terminal) as progress:
+            overall = progress.add_task("the whole pipeline", total=len(STAGES))
+            for stage in STAGES:
+                step = progress.add_task(stage.title, total=1)
+                started = time.monotonic()
+                result = materialize(stage)
+                progress.update(step, completed=1)
+                progress.advance(overall)
+                checks = result.get_asset_check_evaluations()
+                bad = [f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks if not c.passed]
+                state = "[green]ok[/]" if result.success and not bad else "[red]FAILED[/]"
+                progress.console.print(f"{state} {stage.title} ({time.monotonic() - started:.1f} s, "
+                                       f"{len(checks)} checks{', failed: ' + ', '.join(bad) if bad else ''})")
+                if not result.success:
+                    failed.append(stage.title)
+                    break
+        for table in summary_tables(timescale):
+            terminal.print(table)
+    if failed:
+        raise SystemExit(f"a demo run failed ({failed[0]}); its logs are in {log_path} and in the Dagster UI")
+
+
+def _serve_ui(console: Console, children: Children, ws_port: int, log: IO[str], fake_feed: bool) -> None:
+    """The live stream and ``dg dev`` (webserver and daemon: schedules and sensors run), until Ctrl-C."""
+    if fake_feed:
+        feed = children.start("fake-polygon-ws", _ats("fake-polygon-ws", "--port", str(ws_port)), log)
+        _wait_for_http(f"http://127.0.0.1:{ws_port}/", feed)
+        os.environ["POLYGON_WS_URL"] = f"ws://127.0.0.1:{ws_port}"
+        console.print(f"  Polygon WebSocket fake live feed: {os.environ['POLYGON_WS_URL']}")
+    with open(LOG_DIR / "stream.log", "a") as stream_log:
+        children.start("stream", _ats("stream"), stream_log)
+    console.print(f"streaming the universe into Redis and the database (ats stream; log {LOG_DIR}/stream.log)")
+    host, ui_port = UI_ADDRESS
+    dg_cli = str(Path(sys.executable).with_name("dg"))
+    with open(LOG_DIR / "dagster-dev.log", "a") as ui_log:
+        ui_process = children.start("dg dev", [dg_cli, "dev", "--host", host, "--port", str(ui_port)], ui_log)
+    console.print(f"starting the Dagster UI and daemon (dg dev; log {LOG_DIR}/dagster-dev.log) ...")
+    _wait_for_http(f"http://{host}:{ui_port}/server_info", ui_process, seconds=180)
+    console.print(f"[bold]Dagster UI: http://{host}:{ui_port}[/]  (schedules and sensors run; Ctrl-C stops "
+                  "everything the demo started)")
+    ui_process.wait()
+    console.print(f"dg dev exited ({ui_process.returncode}); see {LOG_DIR}/dagster-dev.log")

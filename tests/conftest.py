@@ -134,7 +134,7 @@ def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
 TIMESCALE_SERVER_DIR = REPO_ROOT / "tests" / "timescale_server"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -149,7 +149,7 @@ def timescale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """
     if not (TIMESCALE_SERVER_DIR / "node_modules").is_dir():
         pytest.fail("tests/timescale_server/node_modules is missing: run scripts/bootstrap.sh (npm ci)")
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("timescale") / "timescale_server.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(["node", "server.mjs", str(port)], cwd=TIMESCALE_SERVER_DIR,

@@ -21,7 +21,7 @@ def test_definitions_validate_from_the_command_line():
     assert "Validation successful" in result.stderr + result.stdout
 
 
-def test_every_asset_has_a_group_description_and_kinds():
+def test_every_asset_has_a_group_description_kinds_and_an_owner():
     from ats_pipelines.definitions import defs
 
     specs = list(defs.resolve_all_asset_specs())
@@ -30,6 +30,12 @@ def test_every_asset_has_a_group_description_and_kinds():
         assert spec.group_name and spec.group_name != "default", spec.key
         assert spec.description, spec.key
         assert spec.kinds, spec.key
+        assert spec.owners and all(o.startswith("team:") for o in spec.owners), spec.key
+    groups = {spec.group_name for spec in specs}
+    assert groups == {"market_data", "reference", "options_flow", "features", "models", "trading", "monitoring",
+                      "cache"}
+    by_group = {g: {o for s in specs if s.group_name == g for o in s.owners} for g in groups}
+    assert by_group["trading"] == {"team:trading"} and by_group["market_data"] == {"team:data-platform"}
 
 
 def test_the_code_location_loads_with_every_market_data_asset_and_schedule():

@@ -1,53 +1,167 @@
-"""The README's main command, minus the UI: `ats demo --no-ui` runs the pipeline end to end."""
+"""The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset and prints
+the summary; then the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's
+package, no browser download): the asset graph, every table's asset with its latest materialization, one
+run. Screenshots land in test-output/ui/."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
+import dagster as dg
+import httpx
 import psycopg
+import pytest
 import redis
+from dagster._core.instance.ref import InstanceRef
+from psycopg import sql
 
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, recreate_database
+from ats_pipelines.demo import DEMO_RANGE
+from ats_pipelines.market_calendar import sessions
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, free_port, recreate_database
 
 DEMO_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_demo"
 DEMO_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
+SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "ui"
+CHROMIUM = "/usr/bin/chromium"
+SESSIONS = len(sessions(*(date.fromisoformat(d) for d in DEMO_RANGE)))
 
 
-def test_demo_backfills_the_market_data_and_passes_its_checks(tmp_path):
+@dataclass(frozen=True)
+class Demo:
+    stdout: str
+    dagster_home: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Demo:
+    """One `ats demo --no-ui` (two symbols, the demo's 20 sessions, its own database, Redis db and instance)."""
+    home = tmp_path_factory.mktemp("dagster_home")
     recreate_database(DEMO_DB_URL)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "ATS_", "DAGSTER_"))}
     redis.Redis.from_url(DEMO_REDIS_URL).flushdb()  # its own Redis database: no state from other runs
-    env.update(ATS_DATABASE_URL=DEMO_DB_URL, DAGSTER_HOME=str(tmp_path), ATS_UNIVERSE="AAPL,SPY",
-               ATS_MODEL_DIR=str(tmp_path / "models"), ATS_REDIS_URL=DEMO_REDIS_URL)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYGON_", "ATS_", "DAGSTER_", "ALPACA_",
+                                                                       "UNUSUAL_WHALES_"))}
+    env.update(ATS_DATABASE_URL=DEMO_DB_URL, DAGSTER_HOME=str(home), ATS_UNIVERSE="AAPL,SPY",
+               ATS_TICK_UNIVERSE="SPY", ATS_OPTION_MONEYNESS="0.01", ATS_OPTION_EXPIRY_DAYS="0",
+               ATS_MODEL_DIR=str(home / "models"), ATS_REDIS_URL=DEMO_REDIS_URL, COLUMNS="160")
     result = subprocess.run([sys.executable, "-m", "ats_pipelines.cli", "demo", "--no-ui", "--port", "8791"],
-                            env=env, capture_output=True, text=True, timeout=300)
+                            env=env, capture_output=True, text=True, timeout=600, cwd=home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "plain PostgreSQL mode" in result.stdout or "TimescaleDB mode" in result.stdout
-    assert "FAILED" not in result.stdout
+    return Demo(result.stdout, home, env)
+
+
+def test_the_demo_materializes_every_asset_and_prints_the_summary(demo):
+    out = demo.stdout
+    assert "no POLYGON_API_KEY, serving offline data" in out
+    assert "plain PostgreSQL mode" in out or "TimescaleDB mode" in out
+    assert "FAILED" not in out and out.count("ok ") >= 8
+    assert "rows in the database" in out and "promoted (active)" in out and "P&L" in out
+    assert "DEBUG" not in out and "STEP_SUCCESS" not in out  # Dagster's chatter went to the log file
+    assert "STEP_SUCCESS" in (demo.dagster_home / "var" / "log" / "demo.log").read_text()
+    from ats_pipelines.definitions import defs
+
+    instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(demo.dagster_home)))
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    never = [k.to_user_string() for k in keys if instance.get_latest_materialization_event(k) is None]
+    assert len(keys) == 27 and never == []
     with psycopg.connect(DEMO_DB_URL) as conn:
-        bars = {symbol: (regular, extended) for symbol, regular, extended in conn.execute(
-            "SELECT symbol, count(*) FILTER (WHERE local::time >= '09:30' AND local::time < '16:00'),"
-            " count(*) FILTER (WHERE local::time < '09:30' OR local::time >= '16:00')"
-            " FROM (SELECT symbol, timestamp AT TIME ZONE 'America/New_York' AS local FROM stock_aggs"
-            "       WHERE timeframe = '1m' AND adjusted) AS b GROUP BY 1")}
+        regular = dict(conn.execute(
+            "SELECT symbol, count(*) FROM stock_aggs WHERE timeframe = '1m' AND adjusted"
+            " AND (timestamp AT TIME ZONE 'America/New_York')::time BETWEEN '09:30' AND '15:59' GROUP BY 1"))
         rollups, hours = conn.execute(
             "SELECT (SELECT count(*) FROM stock_aggs_1h), count(DISTINCT (symbol, date_trunc('hour', timestamp)))"
             " FROM stock_aggs WHERE timeframe = '1m'").fetchone()
-        reference = conn.execute("SELECT (SELECT count(*) FROM news_articles), (SELECT count(*) FROM ticker_details),"
-                                 " (SELECT count(*) FROM unusual_whales_options)").fetchone()
+        tables = [t for t, in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        empty = [t for t in tables if not conn.execute(
+            sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t))).fetchone()[0]]
         runs = conn.execute("SELECT status FROM model_training_runs").fetchall()
-        model = conn.execute("SELECT status, metrics -> 'held_out' ->> 'auc' FROM models").fetchall()
-        feature_bars = dict(conn.execute("SELECT timeframe, count(DISTINCT (symbol, timestamp)) FROM features"
-                                         " GROUP BY 1"))
-    assert set(bars) == {"AAPL", "SPY"} and bars["SPY"][0] == 5 * 390  # five full sessions, DST change included
-    assert min(extended for _, extended in bars.values()) > 5 * 100  # and the pre- and post-market bars
-    assert rollups == hours > 2 * 5 * 7  # every hour with a 1m bar, extended hours included
-    assert reference == (2, 2, 60)  # both recorded news pages, the universe's details, an hour of alerts
+        model = conn.execute("SELECT status, (metrics -> 'held_out' ->> 'auc')::float8 FROM models").fetchall()
+        orders = conn.execute("SELECT count(*) FROM orders WHERE status = 'filled'").fetchone()[0]
+    assert SESSIONS == 20 and regular == {"AAPL": regular["AAPL"], "SPY": SESSIONS * 390}
+    assert rollups == hours > 2 * SESSIONS * 7  # every hour with a 1m bar, extended hours included
+    assert set(empty) <= {"ingest_rejects", "emergency_events"}  # no bad records, no stop: every other table has rows
     # The fake market's minute returns carry a little momentum: the model finds it and is promoted
-    assert runs == [("completed",)] and len(model) == 1 and model[0][0] == "active" and float(model[0][1]) > 0.55
-    assert "backtest of the demo signals" in result.stdout and "equity 100,000.00 ->" in result.stdout
-    assert "orders filled" in result.stdout and "trading_metrics" in result.stdout
-    assert "models " in result.stdout and "trading_signals" in result.stdout
-    assert feature_bars == {"1m": sum(regular for regular, _ in bars.values()), "1d": 2 * 5}  # every session bar
+    assert runs == [("completed",)] and len(model) == 1 and model[0][0] == "active" and model[0][1] > 0.55
+    assert orders > 0
+
+
+def test_the_ui_shows_the_graph_every_asset_materialized_and_a_run(demo):
+    """Headless Chromium against dagster-webserver on the demo's instance; screenshots in test-output/ui/."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: scripts/bootstrap.sh installs it"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    from ats_pipelines.definitions import defs
+
+    assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    with webserver(demo) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1800, "height": 1800})
+        page.goto(f"{url}/asset-groups", wait_until="networkidle")
+        page.get_by_text("market_data", exact=True).last.wait_for()  # the collapsed graph is drawn
+        page.mouse.click(1700, 1500)  # focus the graph's background
+        page.keyboard.press("Alt+e")  # "Expand all groups" (its context menu names the shortcut)
+        for group in ("market_data", "reference", "options_flow", "features", "models", "trading", "monitoring",
+                      "cache"):
+            page.get_by_text(group, exact=True).last.wait_for()
+        page.get_by_text("trading_signals", exact=True).last.wait_for()
+        page.wait_for_timeout(500)
+        page.screenshot(path=SCREENSHOTS / "asset_graph.png")
+
+        latest = {}
+        for asset in assets:
+            page.goto(f"{url}/assets/{asset}", wait_until="networkidle")
+            status = page.get_by_text("Latest materialization", exact=True).first
+            status.wait_for()
+            section = page.locator("body").inner_text()
+            latest[asset] = re.search(r"Latest materialization\s*\n\s*(.+)", section)[1]
+            if asset == "stock_aggs":
+                page.screenshot(path=SCREENSHOTS / "asset_stock_aggs.png")
+                run_link = page.locator("a[href*='/runs/']").first.get_attribute("href")
+        assert not [a for a, when in latest.items() if "ago" not in when], latest
+
+        page.goto(url + run_link, wait_until="networkidle")  # the run of stock_aggs' latest materialization
+        assert re.search(r"/runs/[0-9a-f-]{36}", page.url), page.url
+        page.get_by_text("Success", exact=True).first.wait_for()
+        page.get_by_text("ASSET_MATERIALIZATION").first.wait_for()  # its event log, at the step of stock_aggs
+        page.screenshot(path=SCREENSHOTS / "run.png")
+        browser.close()
+    for name in ("asset_graph.png", "asset_stock_aggs.png", "run.png"):
+        assert (SCREENSHOTS / name).stat().st_size > 20_000, name
+
+
+@contextmanager
+def webserver(demo: Demo) -> Iterator[str]:
+    """dagster-webserver on a free port over the demo's instance; yields its URL."""
+    port = free_port()
+    nux = demo.dagster_home / ".nux" / "nux.yaml"  # the first visit's community dialog: seen, as if skipped
+    nux.parent.mkdir(exist_ok=True)
+    nux.write_text("seen: 1\n")
+    with open(demo.dagster_home / "webserver.log", "w") as log:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dagster-webserver")), "-m", "ats_pipelines.definitions",
+             "-h", "127.0.0.1", "-p", str(port)], env=demo.env, cwd=Path(__file__).parent.parent,
+            stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and process.poll() is None:
+                try:
+                    if httpx.get(f"{url}/server_info", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            else:
+                raise AssertionError((demo.dagster_home / "webserver.log").read_text()[-3000:])
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=30)

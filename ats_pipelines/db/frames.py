@@ -194,8 +194,11 @@ def _encode(s: pl.Series) -> pl.Expr:
 
 
 def _array_literal(expr: pl.Expr) -> pl.Expr:
-    """Render a List(String) as a PostgreSQL array literal: ``{"a","b\\"c",NULL}``."""
-    escaped = pl.element().str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
-    quoted = pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
-    element = pl.when(pl.element().is_null()).then(pl.lit("NULL")).otherwise(quoted)
+    """Render a List(String) as a PostgreSQL array literal, quoting an element only where PostgreSQL's own
+    output does (``{a,"b c","d\\"e",NULL}``), so a stored array read back as text equals the batch's."""
+    plain = pl.element()
+    needs_quotes = (plain.str.contains(r'[{}",\\\s]') | (plain == "") | (plain.str.to_uppercase() == "NULL"))
+    escaped = plain.str.replace_all("\\", "\\\\", literal=True).str.replace_all('"', '\\"', literal=True)
+    quoted = pl.when(needs_quotes).then(pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])).otherwise(plain)
+    element = pl.when(plain.is_null()).then(pl.lit("NULL")).otherwise(quoted)
     return pl.concat_str([pl.lit("{"), expr.list.eval(element).list.join(","), pl.lit("}")])

@@ -33,8 +33,10 @@ class UniverseResource(dg.ConfigurableResource):
     crypto: str | None = Field(default=None, description="defaults to ATS_CRYPTO_UNIVERSE, then X:BTCUSD,X:ETHUSD")
     option_underlyings: str | None = Field(default=None, description="defaults to ATS_OPTION_UNDERLYINGS, then SPY")
     ticks: str | None = Field(default=None, description="defaults to ATS_TICK_UNIVERSE, then the stock universe")
-    option_expiry_days: int = Field(default=14, description="contracts expiring within this many days of the range")
-    option_moneyness: float = Field(default=0.05, description="keep strikes within this fraction of the spot")
+    option_expiry_days: int | None = Field(default=None, description="contracts expiring within this many days of "
+                                           "the range; defaults to ATS_OPTION_EXPIRY_DAYS, then 14")
+    option_moneyness: float | None = Field(default=None, description="keep strikes within this fraction of the "
+                                           "spot; defaults to ATS_OPTION_MONEYNESS, then 0.05")
     raw_bars: str | None = Field(default=None, description="timeframes of raw (unadjusted) stock bars to load beside "
                                  "the adjusted ones; defaults to ATS_RAW_BAR_TIMEFRAMES, then 1d ('' for none)")
 
@@ -53,3 +55,11 @@ class UniverseResource(dg.ConfigurableResource):
     def raw_timeframes(self) -> list[str]:
         raw = self.raw_bars if self.raw_bars is not None else os.environ.get("ATS_RAW_BAR_TIMEFRAMES", "1d")
         return [t.strip() for t in raw.split(",") if t.strip()]
+
+    def option_selection(self) -> tuple[int, float]:
+        """(expiry days, moneyness) of the option contracts options_aggs selects."""
+        days = self.option_expiry_days if self.option_expiry_days is not None else int(
+            os.environ.get("ATS_OPTION_EXPIRY_DAYS") or 14)
+        moneyness = self.option_moneyness if self.option_moneyness is not None else float(
+            os.environ.get("ATS_OPTION_MONEYNESS") or 0.05)
+        return days, moneyness

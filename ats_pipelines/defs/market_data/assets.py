@@ -157,8 +157,7 @@ def options_aggs(context: dg.AssetExecutionContext, timescale: TimescaleResource
     report = IngestReport("options_aggs")
     with polygon.client() as client:
         contracts = [c for underlying in universe.option_underlying_symbols()
-                     for c in option_contracts(client, underlying, window, universe.option_expiry_days,
-                                               universe.option_moneyness)]
+                     for c in option_contracts(client, underlying, window, *universe.option_selection())]
         load_bars(timescale, client, OPTIONS_AGGS, contracts, "1d", window, report, partition_label(context),
                   extra=option_columns)
     checks = bar_quality(timescale, "options_aggs", contracts, window)

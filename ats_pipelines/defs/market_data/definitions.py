@@ -20,9 +20,17 @@ from ats_pipelines.defs.market_data.schedules import (
     weekly_refetch_schedule,
 )
 from ats_pipelines.defs.market_data.sensors import split_adjustment_sensor, split_history_job
+from ats_pipelines.defs.ownership import DATA_PLATFORM, owned_by
 
 defs = dg.Definitions(
-    assets=[stock_aggs, stock_aggs_rollups, crypto_aggs, options_aggs, trades, quotes],
+    assets=dg.map_asset_specs(owned_by(DATA_PLATFORM), [
+        stock_aggs,
+        stock_aggs_rollups,
+        crypto_aggs,
+        options_aggs,
+        trades,
+        quotes,
+    ]),
     jobs=[session_job, crypto_job, refetch_job, split_history_job],
     schedules=[after_close_schedule, crypto_daily_schedule, weekly_refetch_schedule],
     sensors=[split_adjustment_sensor],

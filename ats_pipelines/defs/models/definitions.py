@@ -10,6 +10,11 @@ from ats_pipelines.defs.models.schedules import (
     training_job,
     weekly_training_schedule,
 )
+from ats_pipelines.defs.ownership import QUANT_RESEARCH, owned_by
 
-defs = dg.Definitions(assets=[train_model_assets, trading_signals], jobs=[training_job, signals_job],
-                      schedules=[weekly_training_schedule, signals_after_features_schedule], resources=resources)
+defs = dg.Definitions(
+    assets=dg.map_asset_specs(owned_by(QUANT_RESEARCH), [train_model_assets, trading_signals]),
+    jobs=[training_job, signals_job],
+    schedules=[weekly_training_schedule, signals_after_features_schedule],
+    resources=resources,
+)

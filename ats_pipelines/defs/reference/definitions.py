@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ats_pipelines.defs.ownership import DATA_PLATFORM, owned_by
 from ats_pipelines.defs.reference.assets import (
     dividends,
     market_holidays,
@@ -26,10 +27,22 @@ from ats_pipelines.defs.reference.schedules import (
 from ats_pipelines.defs.reference.sensors import new_tickers_sensor
 
 defs = dg.Definitions(
-    assets=[ticker_details, market_holidays, market_status, news_articles, stock_splits, dividends],
+    assets=dg.map_asset_specs(owned_by(DATA_PLATFORM), [
+        ticker_details,
+        market_holidays,
+        market_status,
+        news_articles,
+        stock_splits,
+        dividends,
+    ]),
     jobs=[market_status_job, news_job, holidays_job, ticker_details_job, corporate_actions_job],
-    schedules=[market_status_schedule, news_schedule, holidays_schedule, ticker_details_schedule,
-               corporate_actions_schedule],
+    schedules=[
+        market_status_schedule,
+        news_schedule,
+        holidays_schedule,
+        ticker_details_schedule,
+        corporate_actions_schedule,
+    ],
     sensors=[new_tickers_sensor],
     resources=resources,
 )
