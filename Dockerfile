@@ -5,5 +5,5 @@ ENV PYTHONUNBUFFERED=1 DAGSTER_HOME=/app
 COPY pyproject.toml README.md ./
 COPY ats_pipelines ./ats_pipelines
 COPY sql ./sql
-RUN pip install --no-cache-dir .
-COPY dagster.yaml docker/workspace.yaml ./
+RUN pip install --no-cache-dir ".[deploy]"
+COPY docker/dagster.yaml docker/workspace.yaml ./

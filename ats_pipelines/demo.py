@@ -288,7 +288,7 @@ def run_demo(ui: bool, port: int) -> None:
     os.environ.setdefault("ATS_BROKER", "simulated")
     fakes = choose_vendors(console.print)
     children = Children()
-    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = stop_on_signals()
     try:
         with ExitStack() as stack:
             stack.callback(children.stop_all)
@@ -308,6 +308,15 @@ def run_demo(ui: bool, port: int) -> None:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signals() -> dict[int, object]:
+    """Ctrl-C, SIGTERM and SIGHUP raise KeyboardInterrupt, so the demo stops its children on any of them
+    (installed again after each Dagster run, which sets and resets its own handlers); returns the previous ones."""
+    return {sig: signal.signal(sig, _raise_interrupt) for sig in STOP_SIGNALS}
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -352,6 +361,7 @@ def _pipeline(console: Console, stack: ExitStack) -> None:
 
 def _serve_ui(console: Console, children: Children, ws_port: int, log: IO[str], fake_feed: bool) -> None:
     """The live stream and ``dg dev`` (webserver and daemon: schedules and sensors run), until Ctrl-C."""
+    stop_on_signals()  # the Dagster runs before reset the process's handlers
     if fake_feed:
         feed = children.start("fake-polygon-ws", _ats("fake-polygon-ws", "--port", str(ws_port)), log)
         _wait_for_http(f"http://127.0.0.1:{ws_port}/", feed)
