@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from ats_pipelines.defs.market_data.partitions import HISTORY_START
+from ats_pipelines.ingest.columns import ColumnMap
 from ats_pipelines.ingest.loader import IngestReport, ingest_pages, record_rejects
 from ats_pipelines.ingest.polygon_reference_maps import (
     DIVIDENDS,
@@ -100,26 +101,29 @@ def news_articles(timescale: TimescaleResource, polygon: PolygonResource) -> dg.
                                           "since": since.isoformat()})
 
 
+def corporate_actions(timescale: TimescaleResource, polygon: PolygonResource, universe: UniverseResource,
+                      column_map: ColumnMap, endpoint: str) -> dict[str, object]:
+    """Every record of ``endpoint`` (a PolygonClient method taking a ticker) for each stock of the universe,
+    written through ``column_map``; returns the run's metadata."""
+    report = IngestReport(column_map.table)
+    with polygon.client() as client:
+        pages = (({}, page) for symbol in universe.stock_symbols() for page in getattr(client, endpoint)(symbol))
+        ingest_pages(timescale, column_map, pages, report, window=None, partition_key=None)
+    return {**report.as_metadata(), **client.stats.as_metadata()}
+
+
 @dg.asset(**REFERENCE, description="Stock splits of the universe (Polygon /v3/reference/splits), keyed by symbol and "
           "execution date. A split executed on stored adjusted history is applied by split_adjustment_sensor "
           "(which re-fetches that history); history_adjusted_at records when.")
 def stock_splits(timescale: TimescaleResource, polygon: PolygonResource,
                  universe: UniverseResource) -> dg.MaterializeResult:
-    report = IngestReport("stock_splits")
-    with polygon.client() as client:
-        pages = (({}, page) for symbol in universe.stock_symbols() for page in client.splits(symbol))
-        ingest_pages(timescale, STOCK_SPLITS, pages, report, window=None, partition_key=None)
+    metadata = corporate_actions(timescale, polygon, universe, STOCK_SPLITS, "splits")
     settled = timescale.execute(SETTLE_SPLITS_SQL)
-    return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata(),
-                                          "splits_without_history_to_adjust": settled})
+    return dg.MaterializeResult(metadata={**metadata, "splits_without_history_to_adjust": settled})
 
 
 @dg.asset(**REFERENCE, description="Cash dividends of the universe (Polygon /v3/reference/dividends): ex, record, "
           "pay and declaration dates, amount, type and frequency, keyed by symbol, ex-date and type.")
 def dividends(timescale: TimescaleResource, polygon: PolygonResource,
               universe: UniverseResource) -> dg.MaterializeResult:
-    report = IngestReport("dividends")
-    with polygon.client() as client:
-        pages = (({}, page) for symbol in universe.stock_symbols() for page in client.dividends(symbol))
-        ingest_pages(timescale, DIVIDENDS, pages, report, window=None, partition_key=None)
-    return dg.MaterializeResult(metadata={**report.as_metadata(), **client.stats.as_metadata()})
+    return dg.MaterializeResult(metadata=corporate_actions(timescale, polygon, universe, DIVIDENDS, "dividends"))
