@@ -172,9 +172,7 @@ def _update_from_stage(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFram
     statements = merge_statements(info, frame.columns, time_bounded=True, stamp_columns=frame.stamp_columns)
     if statements.update is None:
         return 0
-    cur.execute(statements.create_stage)
-    copy_rows(cur, _STAGE, frame.columns, rows)
-    cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+    _fill_stage(cur, statements, frame.columns, rows)
     cur.execute(statements.update, frame.time_range)
     updated = cur.rowcount
     cur.execute(statements.drop_stage)
@@ -205,10 +203,7 @@ def replace_range(
             return WriteResult(info.name, "copy", frame.rows, inserted=frame.rows,
                                duplicates_dropped=frame.duplicates_dropped)
         merge = statements.merge
-        cur.execute(merge.create_stage)
-        if frame.rows:
-            copy_rows(cur, _STAGE, frame.columns, frame.data)
-            cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+        _fill_stage(cur, merge, frame.columns, frame.data)
         # The stage has no index: a nested-loop anti join against it is quadratic (the planner picks one when
         # the table's statistics predate a bulk load), so only hash or merge anti joins are allowed here.
         cur.execute("SET LOCAL enable_nestloop = off")
@@ -324,12 +319,18 @@ def merge_statements(info: TableInfo, columns: Sequence[str], time_bounded: bool
     )
 
 
+def _fill_stage(cur: psycopg.Cursor, statements: MergeStatements, columns: Sequence[str], rows: pl.DataFrame) -> None:
+    """Create the temporary stage and COPY ``rows`` into it, with statistics for the joins that read it."""
+    cur.execute(statements.create_stage)
+    if rows.height:
+        copy_rows(cur, _STAGE, columns, rows)
+        cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+
+
 def _merge(cur: psycopg.Cursor, info: TableInfo, frame: PreparedFrame) -> WriteResult:
     statements = merge_statements(info, frame.columns, frame.time_range is not None, frame.stamp_columns)
     params = list(frame.time_range) if frame.time_range is not None else []
-    cur.execute(statements.create_stage)
-    copy_rows(cur, _STAGE, frame.columns, frame.data)
-    cur.execute(sql.SQL("ANALYZE {}").format(_STAGE))
+    _fill_stage(cur, statements, frame.columns, frame.data)
     updated = 0
     if statements.update is not None:
         cur.execute(statements.update, params)
