@@ -26,6 +26,26 @@ def test_a_rest_bar_and_a_stream_bar_map_to_the_same_row():
     assert from_rest["otc"][0] is False and from_rest["transactions"][0] == 12
 
 
+@pytest.mark.parametrize("flavour", ["rest", "stream"])
+def test_wrong_json_types_are_rejected_even_when_the_rest_of_the_page_is_clean(flavour):
+    """Polars alone reads ``true`` as 1.0, ``"12.5"`` as 12.5 and 4.5 as 4 when the page is otherwise clean."""
+    time_field, symbol = ("t", {}) if flavour == "rest" else ("s", {"sym": "AAPL"})
+    good = [{"v": 10.0 + i, "o": 1.0, "c": 1.0, "h": 1.0, "l": 1.0, time_field: 1709821800000 + i * 60_000,
+             **symbol} for i in range(50)]
+    bad = [{**good[0], "v": True}, {**good[1], "c": "12.5"}, {**good[2], time_field: 1709821800000.5},
+           {**good[3], "o": False}]
+    batch = STOCK_AGGS.map([*good[4:], *bad], flavour=flavour, constants={"symbol": "AAPL"} if not symbol else {})
+    assert batch.rows.height == 46 and batch.rows["volume"].to_list() == list(range(14, 60))
+    assert [r.reason for r in batch.rejects] == [
+        "field 'v' has a bool ('True'), expected Float64", "field 'c' has a str ('12.5'), expected Float64",
+        f"field '{time_field}' has a float ('1709821800000.5'), expected Int64",
+        "field 'o' has a bool ('False'), expected Float64"]
+    stream_trade = {"ev": "T", "sym": "AAPL", "x": 4, "z": 3, "p": 171.5, "s": 0.25, "t": 1709821800000, "q": 1}
+    trades = TRADES.map([stream_trade, {**stream_trade, "i": "7"}], flavour="stream")
+    assert [r.reason for r in trades.rejects] == ["missing 'i'"]  # the stream's trade id is its key
+    assert trades.rows["size"].to_list() == [0.25]  # fractional sizes are kept, not rounded
+
+
 def test_bad_records_are_rejected_with_a_reason_and_the_good_ones_kept():
     good = {"v": 10.0, "o": 1.0, "c": 1.0, "h": 1.0, "l": 1.0, "t": 1709821800000}
     records = [

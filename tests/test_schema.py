@@ -21,6 +21,10 @@ KEY_COLUMNS_MADE_NOT_NULL = {
 TYPES_WIDENED = {  # migration 0009: option tickers (OCC, up to 21 characters with the O: prefix)
     ("trades", "symbol"): "character varying(32)",
     ("quotes", "symbol"): "character varying(32)",
+    # migration 0011: sizes as the venue reports them (fractional crypto sizes, odd lots)
+    ("trades", "size"): "numeric(20,8)",
+    ("quotes", "bid_size"): "numeric(20,8)",
+    ("quotes", "ask_size"): "numeric(20,8)",
 }
 FOREIGN_KEYS_WITHOUT_TARGET_TABLE: set[tuple[str, str]] = set()  # strategies came with migration 0008
 HYPERTABLE_INTERVALS = spec_hypertable_intervals()

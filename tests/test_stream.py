@@ -4,16 +4,12 @@ max_connections, and SIGTERM with rows still buffered."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -21,9 +17,9 @@ import pytest
 
 from ats_pipelines.fakes import polygon_data
 from ats_pipelines.fakes.polygon_ws_server import minute_bar_events, serve
-from ats_pipelines.resources import PolygonResource
-from ats_pipelines.stream.service import StreamAuthError, StreamService, StreamSettings
+from ats_pipelines.stream.service import StreamAuthError
 from tests.conftest import TEST_REDIS_URL
+from tests.stream_harness import service_for, streaming, wait_until
 
 DAY = date(2024, 3, 7)
 
@@ -32,42 +28,6 @@ DAY = date(2024, 3, 7)
 def ws_server():
     with serve() as server:
         yield server
-
-
-def wait_until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.02)
-
-
-@contextmanager
-def streaming(service: StreamService) -> Iterator[list[BaseException]]:
-    """Run the service on its own event loop in a thread; stop (and flush) on exit."""
-    loop, errors = asyncio.new_event_loop(), []
-
-    def run() -> None:
-        try:
-            loop.run_until_complete(service.run())
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
-        yield errors
-    finally:
-        loop.call_soon_threadsafe(service.stop)
-        thread.join(30)
-
-
-def service_for(server, db, cache, fake_polygon=None, key: str = "demo-key", crypto=(), flush_seconds: float = 0.2):
-    polygon = (PolygonResource(api_key="demo-key", base_url=fake_polygon.base_url, backoff_seconds=0.01,
-                               requests_per_minute=6000) if fake_polygon else None)
-    settings = StreamSettings(server.url, key, {"stocks": ["AAPL"], "crypto": list(crypto)},
-                              flush_seconds=flush_seconds, max_backoff_seconds=0.2)
-    return StreamService(settings, db, cache, polygon)
 
 
 def test_handshake_mixed_frames_land_in_redis_and_the_tables(db, cache, sql_conn, ws_server):
@@ -118,7 +78,7 @@ def test_a_dropped_connection_reconnects_resubscribes_and_fills_the_gap_from_res
         ws_server.drop("stocks")  # bars 5..8 are never sent on the socket
         wait_until(lambda: len(ws_server.subscriptions) == 2 and ws_server.clients("stocks") == 1)
         ws_server.publish("stocks", [[b] for b in bars[9:]])
-        wait_until(lambda: service.stats.gap_fills == 1)
+        wait_until(lambda: service.gaps.stats.fills == 1)
     rows = sql_conn.execute("SELECT timestamp, close::float8 FROM stock_aggs WHERE symbol = 'AAPL' AND timeframe = '1m'"
                             " ORDER BY timestamp").fetchall()
     served = polygon_data.minute_bars("AAPL", DAY)
@@ -128,19 +88,6 @@ def test_a_dropped_connection_reconnects_resubscribes_and_fills_the_gap_from_res
     assert sql_conn.execute("SELECT count(*) FROM ingest_rejects").fetchone()[0] == 0
 
 
-def test_malformed_frames_and_events_are_counted_never_fatal(db, cache, sql_conn, ws_server):
-    service = service_for(ws_server, db, cache)
-    bars = minute_bar_events("AAPL", DAY)[:2]
-    with streaming(service) as errors:
-        wait_until(lambda: ws_server.clients("stocks") == 1)
-        ws_server.publish("stocks", ["not json at all", '{"a": [', '"a string"',
-                                     [{"ev": "AM", "sym": "AAPL", "o": "abc", "s": bars[0]["s"]}], [bars[1]]])
-        wait_until(lambda: service.stats.messages == 2)
-    assert errors == []
-    assert service.stats.malformed == 3
-    assert sql_conn.execute("SELECT count(*) FROM stock_aggs").fetchone()[0] == 1
-    reason = sql_conn.execute("SELECT reason FROM ingest_rejects WHERE source = 'polygon_ws'").fetchone()[0]
-    assert "'o'" in reason
 
 
 def test_auth_failed_stops_with_a_clear_error(db, cache, ws_server):

@@ -346,3 +346,37 @@ def test_widening_the_tick_symbols_keeps_compression_and_the_compressed_rows(tim
             ("AAPL", 171.5), ("O:SPY240315C00500000", 171.5)]
         conn.execute("SELECT decompress_chunk(c, true) FROM show_chunks('trades') c")
         conn.execute("TRUNCATE trades")
+
+
+def test_fractional_sizes_migration_keeps_compression_and_the_compressed_rows(timescale_url):
+    """Migration 0011 on compressed tick hypertables: down to 0010 (sizes rounded back to INTEGER) and up again
+    keeps the rows, segmentby/orderby, the policy and the compressed state; then 0.06 lands exactly."""
+    trade = {"timestamp": T0, "symbol": "X:BTCUSD", "price": 64000.5, "size": 2, "exchange": "1", "trade_id": "c1"}
+    state_sql = ("SELECT s.segmentby, s.orderby, j.config ->> 'compress_after',"
+                 " (SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_name = %s),"
+                 " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+                 "  WHERE attrelid = %s::regclass AND attname = 'size')"
+                 " FROM timescaledb_information.hypertable_compression_settings s"
+                 " JOIN timescaledb_information.jobs j ON j.hypertable_name = %s AND j.proc_name = 'policy_compression'"
+                 " WHERE s.hypertable = %s::regclass")
+    with connect(timescale_url) as conn:
+        with conn.cursor() as cur:
+            insert_rows(cur, "trades", pl.DataFrame([trade]))
+        conn.execute("SELECT compress_chunk(c) FROM show_chunks('trades') c")
+        before = conn.execute(state_sql, ["trades"] * 4).fetchone()
+    assert before[3] is True and before[4] == "numeric(20,8)"
+    with _timescale_required():
+        migrate.downgrade(timescale_url, "0010")
+    with connect(timescale_url) as conn:
+        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == (*before[:4], "integer")
+        assert conn.execute("SELECT to_regclass('stream_bar_watermarks')").fetchone()[0] is None
+    with _timescale_required():
+        migrate.upgrade(timescale_url)
+    with connect(timescale_url) as conn:
+        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == before
+        with conn.cursor() as cur:
+            insert_rows(cur, "trades", pl.DataFrame([{**trade, "size": 0.06, "trade_id": "c2"}]))
+        assert conn.execute("SELECT trade_id, size FROM trades ORDER BY trade_id").fetchall() == [
+            ("c1", Decimal("2")), ("c2", Decimal("0.06"))]
+        conn.execute("SELECT decompress_chunk(c, true) FROM show_chunks('trades') c")
+        conn.execute("TRUNCATE trades")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import chain, repeat
 from typing import Any
 
 import orjson
@@ -21,7 +22,6 @@ ROW_INDEX = "_record"
 JSON = pl.Object  # Field.raw of a nested value kept whole, as JSON text for a JSONB column
 EXTRA_FIELDS = "__extra__"  # Field.rest/stream meaning "every field no other column takes", as one JSON object
 WHOLE_RECORD = "__record__"  # Field.rest/stream meaning "the record as received", as one JSON object
-_NUMERIC = (pl.Float64, pl.Int64)
 
 
 def epoch_ms(expr: pl.Expr) -> pl.Expr:
@@ -50,8 +50,9 @@ def as_text(expr: pl.Expr) -> pl.Expr:
 class Field:
     """One column fed from a vendor field (``rest`` / ``stream`` name it; None: not sent in that flavour).
 
-    ``raw`` is the JSON type to expect and ``convert`` turns it into the column's value; ``stream_raw`` and
-    ``stream_convert`` override them where the stream sends the field differently (ms instead of ns, ...).
+    ``raw`` is the JSON type to expect and ``convert`` turns it into the column's value; ``stream_raw``,
+    ``stream_convert`` and ``stream_required`` override them where the stream sends the field differently
+    (ms instead of ns, always present where REST may omit it, ...).
     """
 
     column: str
@@ -62,12 +63,18 @@ class Field:
     required: bool = True
     stream_raw: pl.DataType | None = None
     stream_convert: Convert | None = None
+    stream_required: bool | None = None
 
     def source(self, flavour: str) -> str | None:
         return self.rest if flavour == "rest" else self.stream
 
     def raw_type(self, flavour: str) -> pl.DataType:
         return self.stream_raw if flavour == "stream" and self.stream_raw is not None else self.raw
+
+    def required_in(self, flavour: str) -> bool:
+        if flavour == "stream" and self.stream_required is not None:
+            return self.stream_required
+        return self.required
 
     def expression(self, flavour: str) -> pl.Expr:
         convert = self.stream_convert if flavour == "stream" and self.stream_convert else self.convert
@@ -157,16 +164,18 @@ class ColumnMap:
         window: tuple[datetime, datetime] | None = None,
         symbols: frozenset[str] | None = None,
         extra_rules: Sequence[Rule] = (),
+        keep_index: bool = False,
     ) -> MappedBatch:
         """Map a page of records. ``constants`` fill columns the records do not carry (symbol of the
         request, timeframe, ...); rows outside ``window``, with a symbol not in ``symbols`` or breaking one
-        of ``extra_rules`` (e.g. the table's text lengths) are rejected."""
+        of ``extra_rules`` (e.g. the table's text lengths) are rejected. With ``keep_index`` the rows keep a
+        ``_record`` column: the index in ``records`` of the record each row came from."""
         schema = self.raw_schema(flavour)
         raw, good, rejects = _raw_frame(self._as_json_text(records, flavour), schema, records)
         if raw.height == 0:
             return MappedBatch(self._empty(constants), rejects)
         constants = dict(constants or {})
-        required = [f for f in self.fields if f.required and f.source(flavour)]
+        required = [f for f in self.fields if f.required_in(flavour) and f.source(flavour)]
         mapped = raw.with_row_index(ROW_INDEX).select(
             ROW_INDEX,
             *[f.expression(flavour) for f in self.fields if f.source(flavour)],
@@ -175,25 +184,35 @@ class ColumnMap:
         )
         for name, expression in self.derived:
             mapped = mapped.with_columns(expression.alias(name))
+        mapped_schema = mapped.schema
         checks = [rule for f in required for rule in (
             Rule(f"missing {f.source(flavour)!r}", pl.col(f"_absent_{f.column}")),
             Rule(f"unreadable {f.source(flavour)!r}", pl.col(f.column).is_null()),
         )]
         checks += self.rules
-        checks += [rule for rule in extra_rules if all(mapped.schema.get(c) == pl.String for c in rule.columns)]
+        checks += [rule for rule in extra_rules if all(mapped_schema.get(c) == pl.String for c in rule.columns)]
         if window is not None:
             start, end = window
             t = pl.col(self.time_column)
             checks.append(Rule(f"timestamp outside [{start.isoformat()}, {end.isoformat()})", (t < start) | (t >= end)))
-        if symbols is not None and "symbol" in mapped.columns:
+        if symbols is not None and "symbol" in mapped_schema:
             checks.append(Rule("symbol not in the universe", ~pl.col("symbol").is_in(list(symbols))))
         reason = pl.coalesce([pl.when(rule.bad.fill_null(False)).then(pl.lit(rule.reason)) for rule in checks])
         judged = mapped.with_columns(reason.alias("_reason"))
-        bad = judged.filter(pl.col("_reason").is_not_null())
-        for index, why in bad.select(ROW_INDEX, "_reason").iter_rows():
-            rejects.append(Reject(why, records[good[index]]))
-        rows = judged.filter(pl.col("_reason").is_null()).drop(
-            ROW_INDEX, "_reason", *self.helpers, *[f"_absent_{f.column}" for f in required])
+        helper_columns = {"_reason", *self.helpers, *[f"_absent_{f.column}" for f in required]}
+        if not keep_index:
+            helper_columns.add(ROW_INDEX)
+        keep = [c for c in judged.columns if c not in helper_columns]
+        reasons = judged["_reason"]
+        if reasons.null_count() == judged.height:  # the common case: every row passed
+            rows = judged.select(keep)
+        else:
+            bad = reasons.is_not_null()
+            for index, why in zip(judged[ROW_INDEX].filter(bad).to_list(), reasons.filter(bad).to_list(), strict=True):
+                rejects.append(Reject(why, records[good[index]]))
+            rows = judged.filter(~bad).select(keep)
+        if keep_index:
+            return MappedBatch(rows.with_columns(pl.Series(ROW_INDEX, good).gather(rows[ROW_INDEX])), rejects)
         return MappedBatch(rows, rejects)
 
     def _empty(self, constants: Mapping[str, Any] | None) -> pl.DataFrame:
@@ -204,44 +223,99 @@ class ColumnMap:
 def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType], originals: Sequence[Any]
                ) -> tuple[pl.DataFrame, list[int], list[Reject]]:
     """The well-typed records as a frame of ``schema`` (JSON null counts as absent), their indexes, and the
-    rest as rejects (carrying the original record). The common case (every record well-typed) costs one
-    Polars build; only a page that fails it is checked record by record.
+    rest as rejects (carrying the original record).
+
+    Types are strict: a boolean, a numeric string or a fractional number where an integer belongs is a
+    reject, never coerced (Polars alone would read ``true`` as 1.0 and ``"12.5"`` as 12.5). The common case
+    (every record well-typed) costs one pass per column over C-level ``type`` checks; a page that fails it
+    looks value by value only in the columns that failed.
     """
-    try:
-        return pl.DataFrame(records, schema=schema), list(range(len(records))), []
-    except (pl.exceptions.PolarsError, TypeError, ValueError, AttributeError):
-        pass
-    good, rejects = [], []
-    for index, record in enumerate(records):
-        problem = _type_problem(record, schema)
-        if problem is None:
-            good.append(index)
-        else:
-            rejects.append(Reject(problem, originals[index]))
-    return pl.DataFrame([records[i] for i in good], schema=schema), good, rejects
-
-
-def _type_problem(record: Any, schema: Mapping[str, pl.DataType]) -> str | None:
-    if not isinstance(record, Mapping):
-        return f"record is a {type(record).__name__}, not an object"
+    frame = _strict_frame(records, schema)
+    if frame is not None:
+        return frame, list(range(len(records))), []
+    problems = {i: f"record is a {type(r).__name__}, not an object" for i, r in enumerate(records)
+                if not isinstance(r, Mapping)}
+    objects = [i for i in range(len(records)) if i not in problems]
     for name, dtype in schema.items():
-        value = record.get(name)
-        if value is None:
-            continue
-        if dtype in _NUMERIC:
-            ok = isinstance(value, int | float) and not isinstance(value, bool)
-        elif dtype == pl.Boolean:
-            ok = isinstance(value, bool)
-        elif dtype == pl.String:
-            ok = isinstance(value, str)
-        elif isinstance(dtype, pl.List):
-            inner = str if dtype.inner == pl.String else int
-            ok = isinstance(value, list) and all(
-                v is None or (isinstance(v, inner) and not isinstance(v, bool)) for v in value)
-        elif isinstance(dtype, pl.Struct):
-            ok = isinstance(value, Mapping)
-        else:
-            ok = True
-        if not ok:
-            return f"field {name!r} has a {type(value).__name__} ({str(value)[:40]!r}), expected {dtype}"
+        for j, problem in _column_problems(name, dtype, [records[i].get(name) for i in objects]).items():
+            problems.setdefault(objects[j], problem)
+    good = [i for i in objects if i not in problems]
+    rejects = [Reject(problems[i], originals[i]) for i in sorted(problems)]
+    kept = [records[i] for i in good]
+    frame = _strict_frame(kept, schema)
+    return (frame if frame is not None else pl.DataFrame(kept, schema=schema)), good, rejects
+
+
+_NONE = type(None)
+_INT64_RANGE = (-(2**63), 2**63 - 1)
+
+
+def _allowed_types(dtype: pl.DataType) -> set[type] | None:
+    """The Python types (of parsed JSON) a value of ``dtype`` may arrive as; None: not checked by type."""
+    if dtype in (pl.Float64, pl.Float32):
+        return {int, float, _NONE}
+    if dtype.is_integer():
+        return {int, _NONE}
+    if dtype == pl.String:
+        return {str, _NONE}
+    if dtype == pl.Boolean:
+        return {bool, _NONE}
+    if isinstance(dtype, pl.List):
+        return {list, _NONE}
+    if isinstance(dtype, pl.Struct):
+        return {dict, _NONE}
     return None
+
+
+def _strict_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame | None:
+    """``records`` as a frame of ``schema`` if every value has exactly its column's JSON type, else None."""
+    columns = []
+    try:
+        for name, dtype in schema.items():
+            values = list(map(dict.get, records, repeat(name)))  # TypeError for a record that is not an object
+            allowed = _allowed_types(dtype)
+            if allowed is not None and not set(map(type, values)) <= allowed:
+                return None
+            if isinstance(dtype, pl.List) and (inner := _allowed_types(dtype.inner)) is not None and not set(
+                    map(type, chain.from_iterable(v for v in values if v is not None))) <= inner:
+                return None
+            columns.append(pl.Series(name, values, dtype=dtype, strict=True))
+    except (AttributeError, TypeError, OverflowError, pl.exceptions.PolarsError):
+        return None  # a record that is not an object, an integer beyond 64 bits, a struct of other fields
+    return pl.DataFrame(columns, schema=schema) if columns else pl.DataFrame(schema=schema)
+
+
+def _column_problems(name: str, dtype: pl.DataType, values: list[Any]) -> dict[int, str]:
+    """{index: reason} of the values of one column that do not have exactly its JSON type."""
+    allowed = _allowed_types(dtype)
+    if allowed is None:
+        return {}
+    if set(map(type, values)) <= allowed:
+        present = [v for v in values if v is not None]
+        if dtype.is_integer():
+            fits = not present or (_INT64_RANGE[0] <= min(present) and max(present) <= _INT64_RANGE[1])
+        elif isinstance(dtype, pl.List):
+            inner = _allowed_types(dtype.inner)
+            fits = inner is None or set(map(type, chain.from_iterable(present))) <= inner
+        else:
+            fits = not isinstance(dtype, pl.Struct)
+        if fits:
+            return {}
+    return {i: f"field {name!r} has a {type(v).__name__} ({str(v)[:40]!r}), expected {dtype}"
+            for i, v in enumerate(values) if not _value_fits(v, dtype)}
+
+
+def _value_fits(value: Any, dtype: pl.DataType) -> bool:
+    """Whether one parsed JSON value has exactly the type ``dtype`` expects (no coercion)."""
+    if value is None:
+        return True
+    allowed = _allowed_types(dtype)
+    if allowed is not None and type(value) not in allowed:
+        return False
+    if type(value) is int and dtype.is_integer():
+        return _INT64_RANGE[0] <= value <= _INT64_RANGE[1]
+    if isinstance(dtype, pl.List):
+        return all(_value_fits(v, dtype.inner) for v in value)
+    if isinstance(dtype, pl.Struct):
+        return all(_value_fits(value.get(f.name), f.dtype) for f in dtype.fields)
+    return True

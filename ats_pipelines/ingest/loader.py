@@ -27,6 +27,7 @@ from ats_pipelines.resources.timescale import TimescaleResource
 T = TypeVar("T")
 REJECTS_TABLE = "ingest_rejects"
 BATCH_ROWS = 100_000
+MAX_REJECT_BYTES = 64 * 1024
 WRITERS = 2
 _DONE = object()
 
@@ -194,8 +195,10 @@ def table_length_rules(info: TableInfo) -> list[Rule]:
 
 def record_rejects(timescale: TimescaleResource, table: str, rejects: Sequence[Reject], *, source: str,
                    partition_key: str | None, symbol: str | None) -> None:
-    """Keep rejected records with their reasons in ``ingest_rejects`` (once per distinct record)."""
-    encoded = [orjson.dumps(r.record, option=orjson.OPT_SORT_KEYS) for r in rejects]
+    """Keep rejected records with their reasons in ``ingest_rejects`` (once per distinct record; a record
+    larger than ``MAX_REJECT_BYTES`` is kept as its size, hash and start)."""
+    encoded = [_bounded(orjson.dumps(r.record, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS))
+               for r in rejects]
     frame = pl.DataFrame({
         "table_name": [table] * len(rejects),
         "source": [source] * len(rejects),
@@ -206,3 +209,10 @@ def record_rejects(timescale: TimescaleResource, table: str, rejects: Sequence[R
         "record_hash": [hashlib.md5(table.encode() + b"|" + e).hexdigest() for e in encoded],
     }, schema_overrides={"partition_key": pl.String, "symbol": pl.String})
     timescale.write(REJECTS_TABLE, frame)
+
+
+def _bounded(encoded: bytes) -> bytes:
+    if len(encoded) <= MAX_REJECT_BYTES:
+        return encoded
+    return orjson.dumps({"truncated": True, "bytes": len(encoded), "md5": hashlib.md5(encoded).hexdigest(),
+                         "start": encoded[:4096].decode("utf-8", "replace")})

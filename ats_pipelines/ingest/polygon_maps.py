@@ -7,8 +7,12 @@ Choices the spec leaves open, made here once:
 * Trades: the time is ``sip_timestamp`` (ns; crypto trades have only ``participant_timestamp``), the
   exchange id is kept as text, tapes 1/2/3 become A/B/C. Options trades carry no ``id``: the asset
   derives a deterministic one (see :func:`derived_trade_id`).
+* Trade and quote sizes are stored as the venue reports them, fractional ones included (crypto, odd lots:
+  NUMERIC since migration 0011). A stream trade must carry its id ``i`` (REST options trades have none and
+  get a derived one).
 * Quotes: bid and ask sizes are Polygon's (round lots for stocks); ``exchange`` holds ``bid/ask``
-  exchange ids (``19/15``); a one-sided quote keeps its 0 side.
+  exchange ids (``19/15``); a one-sided quote keeps its 0 side. Crypto quotes (stream ``XQ``) have no
+  sequence number, part of the quotes key: :data:`CRYPTO_QUOTES` validates them for Redis only.
 """
 
 from __future__ import annotations
@@ -99,12 +103,12 @@ TRADES = ColumnMap(
         Field("symbol", None, "sym", raw=pl.String),
         Field("timestamp", "sip_timestamp", "t", raw=pl.Int64, convert=epoch_ns, stream_convert=epoch_ms),
         Field("price", "price", "p"),
-        Field("size", "size", "s", convert=rounded_int),
+        Field("size", "size", "s"),
         Field("exchange", "exchange", "x", raw=pl.Int64, convert=as_text),
         Field("conditions", "conditions", "c", raw=pl.List(pl.Int64), convert=int_list_as_text, required=False),
         Field("tape", "tape", "z", raw=pl.Int64, convert=_tape, required=False),
         Field("sequence_number", "sequence_number", "q", raw=pl.Int64, required=False),
-        Field("trade_id", "id", "i", raw=pl.String, required=False),
+        Field("trade_id", "id", "i", raw=pl.String, required=False, stream_required=True),
     ),
     rules=(
         Rule("price <= 0", pl.col("price") <= 0),
@@ -131,8 +135,8 @@ QUOTES = ColumnMap(
         Field("timestamp", "sip_timestamp", "t", raw=pl.Int64, convert=epoch_ns, stream_convert=epoch_ms),
         Field("bid_price", "bid_price", "bp"),
         Field("ask_price", "ask_price", "ap"),
-        Field("bid_size", "bid_size", "bs", convert=rounded_int),
-        Field("ask_size", "ask_size", "as", convert=rounded_int),
+        Field("bid_size", "bid_size", "bs"),
+        Field("ask_size", "ask_size", "as"),
         Field("bid_exchange", "bid_exchange", "bx", raw=pl.Int64, required=False),
         Field("ask_exchange", "ask_exchange", "ax", raw=pl.Int64, required=False),
         Field("conditions", "conditions", None, raw=pl.List(pl.Int64), convert=int_list_as_text, required=False),
@@ -144,6 +148,22 @@ QUOTES = ColumnMap(
         Rule("no bid and no ask", (pl.col("bid_price") == 0) & (pl.col("ask_price") == 0)),
         Rule("bid or ask size < 0", (pl.col("bid_size") < 0) | (pl.col("ask_size") < 0)),
     ),
+)
+
+
+# The stream's crypto quotes (XQ): validated like the stock quotes, kept in Redis only (no sequence number).
+CRYPTO_QUOTES = ColumnMap(
+    table="quotes",
+    fields=(
+        CRYPTO_SYMBOL,
+        Field("timestamp", None, "t", raw=pl.Int64, convert=epoch_ms),
+        Field("bid_price", None, "bp"),
+        Field("ask_price", None, "ap"),
+        Field("bid_size", None, "bs"),
+        Field("ask_size", None, "as"),
+        Field("exchange", None, "x", raw=pl.Int64, convert=as_text, required=False),
+    ),
+    rules=QUOTES.rules,
 )
 
 

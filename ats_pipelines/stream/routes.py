@@ -1,74 +1,121 @@
 """What each WebSocket event becomes: Redis's hot value on receipt, and a row batched into a table.
 
-The rows go through the same column maps as the REST assets (``stream`` flavour) and the same writer, so a
-bar seen by both paths has one key and is stored once. Ticks carry millisecond times on the stream and
-nanosecond times over REST: the stream's are stored as ``source = 'polygon_ws'`` and replaced by REST's
-when the trades/quotes assets load that window.
+Every event is validated by the same column maps as the REST assets (``stream`` flavour: strict JSON
+types, required fields, the table's rules and text lengths) before it touches Redis or a batch. A bar seen
+by both paths has one key and is stored once. Ticks carry millisecond times on the stream and nanosecond
+times over REST: the stream's are stored as ``source = 'polygon_ws'`` and replaced by REST's when the
+trades/quotes assets load that window.
+
+A hot value is the event as received plus two fields that say how old it is: ``event_ms`` (the event's
+time, a bar's end) and ``received_ms`` (when the stream read its frame), both Unix milliseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import polars as pl
 
-from ats_pipelines.ingest.columns import ColumnMap
-from ats_pipelines.ingest.polygon_maps import CRYPTO_AGGS, CRYPTO_TRADES, QUOTES, STOCK_AGGS, TRADES, quote_rows
+from ats_pipelines.ingest.columns import ROW_INDEX, ColumnMap, Reject, Rule
+from ats_pipelines.ingest.polygon_maps import (
+    CRYPTO_AGGS,
+    CRYPTO_QUOTES,
+    CRYPTO_TRADES,
+    QUOTES,
+    STOCK_AGGS,
+    TRADES,
+    quote_rows,
+)
 from ats_pipelines.resources import redis_keys
 
 BAR_CONSTANTS = {"timeframe": "1m", "multiplier": 1, "timespan_unit": "minute", "source": "polygon"}
+BAR_MS = 60_000
 # Ticks from the stream are provisional: REST's (nanosecond times, other keys) replace them per window.
 TICK_CONSTANTS = {"source": "polygon_ws"}
 
 
-def crypto_ticker(pair: str) -> str:
-    """``BTC-USD`` (the stream's pair) as ``X:BTCUSD`` (the REST ticker)."""
-    return "X:" + pair.replace("-", "")
+@dataclass
+class ValidatedEvents:
+    """The events of one type that passed validation: their rows, hot values, and the rejected rest."""
+
+    rows: pl.DataFrame
+    hot: dict[str, bytes]
+    rejects: list[Reject]
 
 
 @dataclass(frozen=True)
 class Route:
-    """One event type of one cluster: its Redis key and, unless Redis-only, its table."""
+    """One event type of one cluster: its column map (validation and rows), Redis key, and whether its rows
+    are stored (crypto quotes are Redis-only)."""
 
     event: str
-    symbol_field: str
+    column_map: ColumnMap
     redis_key: Callable[[str], str]
-    column_map: ColumnMap | None = None
     constants: Mapping[str, Any] = field(default_factory=dict)
+    stored: bool = True
     finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None
     prepare: Callable[[dict], dict] | None = None  # fixes a field's JSON type before mapping
+    duration_ms: int = 0  # a bar's length: its event time is its end
 
-    def symbol(self, event: Mapping[str, Any]) -> str:
-        raw = event[self.symbol_field]
-        return crypto_ticker(raw) if self.symbol_field == "pair" else raw
+    @property
+    def is_bar(self) -> bool:
+        return self.duration_ms > 0
+
+    def validate(self, events: Sequence[dict], received_ms: Sequence[int], rules: Sequence[Rule] = ()
+                 ) -> ValidatedEvents:
+        """Map ``events`` (received at ``received_ms``) through the column map; only good ones get a hot value."""
+        records = [self.prepare(e) for e in events] if self.prepare else events
+        batch = self.column_map.map(records, flavour="stream", constants=self.constants, extra_rules=rules,
+                                    keep_index=True)
+        rows = batch.rows
+        hot: dict[str, bytes] = {}
+        if rows.height:
+            event_ms = (rows["timestamp"].dt.epoch("ms") + self.duration_ms).to_list()
+            for index, symbol, at in zip(rows[ROW_INDEX].to_list(), rows["symbol"].to_list(), event_ms, strict=True):
+                hot[self.redis_key(symbol)] = orjson.dumps(
+                    {**events[index], "event_ms": at, "received_ms": received_ms[index]})
+            rows = rows.drop(ROW_INDEX)
+            if self.finish:
+                rows = self.finish(rows)
+        return ValidatedEvents(rows, hot, batch.rejects)
 
 
 def _crypto_trade(event: dict) -> dict:
-    """Crypto trade ids arrive as numbers (spec) or strings (client): the table keeps text."""
-    return {**event, "i": str(event["i"])} if "i" in event else event
+    """Crypto trade ids arrive as numbers (spec) or strings (client): the table keeps text. Any other type
+    stays as it is, for the column map to reject."""
+    trade_id = event.get("i")
+    return {**event, "i": str(trade_id)} if type(trade_id) is int else event
+
+
+def _last_trade(symbol: str) -> str:
+    return redis_keys.WS_LAST_TRADE.build(symbol=symbol)
+
+
+def _last_quote(symbol: str) -> str:
+    return redis_keys.WS_LAST_QUOTE.build(symbol=symbol)
+
+
+def _minute_agg(symbol: str) -> str:
+    return redis_keys.WS_AGG.build(symbol=symbol, timeframe="1m")
 
 
 ROUTES: dict[str, dict[str, Route]] = {
     "stocks": {
-        "T": Route("T", "sym", lambda s: redis_keys.WS_LAST_TRADE.build(symbol=s), TRADES, TICK_CONSTANTS),
-        "Q": Route("Q", "sym", lambda s: redis_keys.WS_LAST_QUOTE.build(symbol=s), QUOTES, TICK_CONSTANTS,
-                   finish=quote_rows),
+        "T": Route("T", TRADES, _last_trade, TICK_CONSTANTS),
+        "Q": Route("Q", QUOTES, _last_quote, TICK_CONSTANTS, finish=quote_rows),
         # Live bars are the adjusted series' newest bars (a later split makes the re-fetch replace them).
-        "AM": Route("AM", "sym", lambda s: redis_keys.WS_AGG.build(symbol=s, timeframe="1m"), STOCK_AGGS,
-                    {**BAR_CONSTANTS, "adjusted": True}),
+        "AM": Route("AM", STOCK_AGGS, _minute_agg, {**BAR_CONSTANTS, "adjusted": True}, duration_ms=BAR_MS),
     },
     "crypto": {
-        "XT": Route("XT", "pair", lambda s: redis_keys.WS_LAST_TRADE.build(symbol=s), CRYPTO_TRADES,
-                    TICK_CONSTANTS, prepare=_crypto_trade),
-        # Crypto quotes carry no sequence number, part of the quotes key: they stay Redis-only.
-        "XQ": Route("XQ", "pair", lambda s: redis_keys.WS_LAST_QUOTE.build(symbol=s)),
-        "XA": Route("XA", "pair", lambda s: redis_keys.WS_AGG.build(symbol=s, timeframe="1m"), CRYPTO_AGGS,
-                    BAR_CONSTANTS),
+        "XT": Route("XT", CRYPTO_TRADES, _last_trade, TICK_CONSTANTS, prepare=_crypto_trade),
+        "XQ": Route("XQ", CRYPTO_QUOTES, _last_quote, stored=False),
+        "XA": Route("XA", CRYPTO_AGGS, _minute_agg, BAR_CONSTANTS, duration_ms=BAR_MS),
     },
 }
-BAR_EVENTS = {"AM", "XA"}
+BAR_ROUTES = {cluster: next(r for r in routes.values() if r.is_bar) for cluster, routes in ROUTES.items()}
 
 
 def topics(cluster: str, symbols: list[str]) -> str:

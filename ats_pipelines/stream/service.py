@@ -1,18 +1,24 @@
 """The stream service: one WebSocket connection per Polygon cluster (stocks, crypto), Redis on receipt, rows
-batched into TimescaleDB, and every failure a user of a live feed meets handled.
+batched into TimescaleDB, and every failure a user of a live feed meets handled. No input ends it.
 
-* One task reads frames and only queues them with their receipt time; another parses, writes the hot values
-  to Redis and buffers rows, so a slow database never makes a slow consumer (lessons.md #4).
-* Rows are flushed every ``flush_seconds`` or ``flush_rows`` through the REST assets' column maps and writer
-  (idempotent upserts), in a worker thread.
-* A dropped connection reconnects with jittered backoff and resubscribes; the bars missed while it was down
-  are fetched from REST (from the last bar before the drop to the first bar after it) and upserted, so no
-  bar is lost or doubled.
-* A malformed frame or event is counted and logged, never fatal; records the column maps refuse go to
-  ``ingest_rejects`` with their reason. ``auth_failed`` stops the stream with a clear message;
-  ``max_connections`` says that another client holds the key and retries slowly.
-* SIGTERM (or Ctrl-C) flushes the buffer before exit. ``component:stream:status`` in Redis reports state,
-  last message time, receipt-to-Redis lag, counts.
+* One task reads frames and queues them with their receipt time; another parses and validates them, writes
+  the hot values of the valid events to Redis and buffers their rows, so a slow database never makes a slow
+  consumer (lessons.md #4). The queue is bounded (``queue_frames``): when it is full the reader waits, the
+  socket's buffers fill and Polygon may end the session as ``slow_consumer`` (the wait is counted in
+  ``queue_full_waits``; the reconnect's gap fill recovers the bars).
+* Every event is validated by the REST column maps (:mod:`ats_pipelines.stream.routes`) before it touches
+  Redis or a batch. An invalid event, a frame that is not a JSON array of events, an empty frame or an event
+  of an unknown type is rejected with its reason into ``ingest_rejects`` (source ``polygon_ws``) and counted
+  per event type; the rest of its frame lands.
+* Rows are flushed every ``flush_seconds`` or ``flush_rows`` through the REST assets' writer (idempotent
+  upserts), in a worker thread. A failed write keeps the batch and retries with backoff
+  (:mod:`ats_pipelines.stream.buffer`); past ``max_buffered_rows`` the processor waits for the database
+  (backpressure onto the queue) rather than drop what it received.
+* A dropped connection reconnects with jittered backoff and resubscribes; the bars missed while it was down,
+  or while the process was not running, are fetched from REST per symbol (:mod:`ats_pipelines.stream.gaps`).
+* ``auth_failed`` stops the stream with a clear message; ``max_connections`` says that another client holds
+  the key and retries slowly. SIGTERM (or Ctrl-C) flushes the buffer before exit.
+  ``component:stream:status`` in Redis reports state, last message time, receipt-to-Redis lag and counts.
 * Redis being down is counted, not fatal: rows still reach the database.
 """
 
@@ -27,22 +33,27 @@ import signal
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+import polars as pl
 import websockets
 
-from ats_pipelines.defs.market_data.loads import load_bars
 from ats_pipelines.defs.monitoring.system_metrics import metric_frame
-from ats_pipelines.ingest.loader import IngestReport, record_rejects, table_length_rules
-from ats_pipelines.ingest.polygon_maps import CRYPTO_AGGS, STOCK_AGGS
+from ats_pipelines.ingest.columns import Reject
+from ats_pipelines.ingest.loader import table_length_rules
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, redis_keys
-from ats_pipelines.stream.routes import BAR_EVENTS, ROUTES, Route, topics
+from ats_pipelines.stream.buffer import WriteBuffer
+from ats_pipelines.stream.gaps import GapFiller
+from ats_pipelines.stream.routes import BAR_ROUTES, ROUTES, topics
 
 log = logging.getLogger("ats_pipelines.stream")
 COALESCE_FRAMES = 200
 METRICS_EVERY_SECONDS = 60.0
+REJECT_LOG_EVERY_SECONDS = 10.0
+DISCONNECT_STATUSES = {"max_connections", "force_disconnect", "slow_consumer"}
+FRAME_PREVIEW_CHARS = 2_000
 
 
 class StreamAuthError(RuntimeError):
@@ -59,17 +70,14 @@ class StreamDisconnect(RuntimeError):
 
 @dataclass
 class StreamStats:
-    """Counters reported in ``component:stream:status``."""
+    """Counters reported in ``component:stream:status`` (rejects and writes live in the write buffer's)."""
 
-    messages: int = 0
+    messages: int = 0  # valid events
     frames: int = 0
-    malformed: int = 0
-    ignored: int = 0
-    rejected: int = 0
-    rows_written: int = 0
     reconnects: int = 0
-    gap_fills: int = 0
     redis_errors: int = 0
+    queue_full_waits: int = 0
+    backpressure_waits: int = 0
     last_message_at: float | None = None
     lags: deque = field(default_factory=lambda: deque(maxlen=20_000))
 
@@ -90,6 +98,12 @@ class StreamSettings:
     flush_seconds: float = 1.0
     flush_rows: int = 50_000
     max_backoff_seconds: float = 30.0
+    queue_frames: int = 10_000  # frames read but not yet processed, per connection
+    max_buffered_rows: int = 5_000_000  # rows waiting for the database before the processor waits too
+    max_frame_bytes: int = 16 * 2**20  # larger frames end the connection (the gap fill recovers the bars)
+    write_alert_after_seconds: float = 60.0
+    gap_fill_lookback: timedelta = timedelta(days=3)
+    shutdown_flush_seconds: float = 10.0
 
 
 class StreamService:
@@ -100,10 +114,12 @@ class StreamService:
         self.settings, self.timescale, self.redis, self.polygon = settings, timescale, redis, polygon
         self.stats = StreamStats()
         self.state: dict[str, str] = {}
-        self._buffers: dict[tuple[str, str], list[dict]] = {}
-        self._buffered = 0
-        self._gap_from: dict[str, int | None] = {}
-        self._last_bar_ms: dict[str, int] = {}
+        self.buffer = WriteBuffer(timescale, max_backoff_seconds=settings.max_backoff_seconds,
+                                  alert_after_seconds=settings.write_alert_after_seconds)
+        self.gaps = GapFiller(timescale, polygon, settings.gap_fill_lookback, settings.max_backoff_seconds)
+        self._length_rules: dict[str, list] = {}
+        self._rejects_logged = Counter()
+        self._last_reject_log = 0.0
         self._stop = asyncio.Event()
         self._flush_lock = asyncio.Lock()
 
@@ -125,7 +141,8 @@ class StreamService:
             for task in [*tasks, stop]:
                 task.cancel()
             await asyncio.gather(*tasks, stop, return_exceptions=True)
-            await self.flush()
+            await self.gaps.stop()
+            await self._final_flush()
             self.state = dict.fromkeys(self.state, "stopped")
             self._report("stopped")
 
@@ -135,11 +152,10 @@ class StreamService:
         while not self._stop.is_set():
             url = f"{self.settings.url.rstrip('/')}/{cluster}"
             try:
-                async with websockets.connect(url, max_size=None, ping_interval=20) as ws:
+                async with websockets.connect(url, max_size=self.settings.max_frame_bytes, ping_interval=20) as ws:
                     await self._handshake(ws, cluster)
-                    if not first:
-                        self.stats.reconnects += 1
-                        self._gap_from[cluster] = self._last_bar_ms.get(cluster)
+                    self.stats.reconnects += not first
+                    self.gaps.connected(self.settings.symbols[cluster])
                     first, backoff = False, 0.5
                     self.state[cluster] = "connected"
                     self._report("connected")
@@ -173,30 +189,38 @@ class StreamService:
     async def _expect(self, ws: Any, statuses: set[str]) -> None:
         """Read frames until a status in ``statuses``; auth failures and disconnect statuses raise."""
         while True:
-            for event in _events(await asyncio.wait_for(ws.recv(), 30)):
-                status = event.get("status") if event.get("ev") == "status" else None
+            try:
+                events = _events(await asyncio.wait_for(ws.recv(), 30))
+            except ValueError:
+                continue
+            for event in events:
+                status = event.get("status") if isinstance(event, dict) and event.get("ev") == "status" else None
                 if status in statuses:
                     return
                 if status in {"auth_failed", "auth_timeout"}:
                     raise StreamAuthError(f"Polygon rejected the API key ({status}: {event.get('message')}); "
                                           "check POLYGON_API_KEY and the plan's WebSocket access")
-                if status in {"max_connections", "force_disconnect", "slow_consumer"}:
+                if status in DISCONNECT_STATUSES:
                     raise StreamDisconnect(status, str(event.get("message")))
 
     async def _consume(self, ws: Any, cluster: str) -> None:
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue = asyncio.Queue(maxsize=self.settings.queue_frames)
 
         async def read() -> None:
             try:
                 async for frame in ws:
-                    queue.put_nowait((time.monotonic(), frame))
+                    item = (time.monotonic(), int(time.time() * 1000), frame)
+                    if queue.full():
+                        self.stats.queue_full_waits += 1
+                    await queue.put(item)
             finally:
-                queue.put_nowait(None)  # the processor drains what was read, then reconnects
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(None)  # the processor drains what was read, then reconnects
 
         reader = asyncio.create_task(read())
         try:
             closed = False
-            while not closed:
+            while not closed and not (reader.done() and queue.empty()):
                 batch = [await queue.get()]
                 while not queue.empty() and len(batch) < COALESCE_FRAMES:
                     batch.append(queue.get_nowait())  # frames that queued up meanwhile share one Redis round trip
@@ -209,41 +233,48 @@ class StreamService:
             raise reader.exception()
         raise websockets.ConnectionClosed(None, None)
 
-    async def _process(self, cluster: str, frames: list[tuple[float, str | bytes]]) -> None:
-        """Parse frames, write their hot values to Redis in one round trip, buffer their rows."""
-        hot: dict[str, bytes] = {}
+    async def _process(self, cluster: str, frames: list[tuple[float, int, str | bytes]]) -> None:
+        """Parse and validate frames, write the valid events' hot values to Redis in one round trip, buffer
+        their rows and quarantine the rest."""
         routes = ROUTES[cluster]
-        for _, frame in frames:
+        events: dict[str, list[dict]] = {}
+        received: dict[str, list[int]] = {}
+        for _, received_ms, frame in frames:
             self.stats.frames += 1
             try:
-                events = _events(frame)
+                parsed = _events(frame)
             except ValueError as exc:
-                self.stats.malformed += 1
-                log.warning("malformed %s frame ignored (%s): %.200r", cluster, exc, frame)
+                self._reject(f"stream:{cluster}", "frame", [Reject(str(exc), _frame_record(frame))])
                 continue
-            for event in events:
+            for event in parsed:
                 ev = event.get("ev") if isinstance(event, dict) else None
                 if ev == "status":
-                    if event.get("status") in {"max_connections", "force_disconnect", "slow_consumer"}:
+                    if event.get("status") in DISCONNECT_STATUSES:
                         raise StreamDisconnect(event["status"], str(event.get("message")))
                     continue
-                route = routes.get(ev)
-                if route is None:
-                    self.stats.ignored += 1
+                if not isinstance(ev, str) or ev not in routes:
+                    reason = (f"unknown event type {ev!r} on {cluster}" if isinstance(event, dict)
+                              else f"event is a {type(event).__name__}, not an object")
+                    self._reject(f"stream:{cluster}", "unknown", [Reject(reason, event)])
                     continue
-                try:
-                    hot[route.redis_key(route.symbol(event))] = orjson.dumps(event)
-                except (KeyError, TypeError, ValueError) as exc:
-                    self.stats.malformed += 1
-                    log.warning("malformed %s event ignored (%s): %.200r", ev, exc, event)
-                    continue
-                self.stats.messages += 1
-                if ev in BAR_EVENTS and isinstance(event.get("s"), int):
-                    await self._bar_seen(cluster, event["s"])
-                if route.column_map is not None:
-                    self._buffers.setdefault((cluster, ev), []).append(route.prepare(event) if route.prepare
-                                                                        else event)
-                    self._buffered += 1
+                events.setdefault(ev, []).append(event)
+                received.setdefault(ev, []).append(received_ms)
+        hot: dict[str, bytes] = {}
+        for ev, group in events.items():
+            route = routes[ev]
+            table = route.column_map.table
+            valid = route.validate(group, received[ev], self._table_rules(table))
+            if valid.rejects:
+                self._reject(table, ev, valid.rejects)
+            if not valid.rows.height:
+                continue
+            self.stats.messages += valid.rows.height
+            hot.update(valid.hot)
+            if route.stored:
+                self.buffer.add_rows(table, ev, valid.rows)
+            if route.is_bar:
+                for symbol, start in valid.rows.select("symbol", pl.col("timestamp").dt.epoch("ms")).iter_rows():
+                    self.gaps.bar_seen(cluster, symbol, start)
         if frames:
             self.stats.last_message_at = time.time()
         if hot:
@@ -253,36 +284,44 @@ class StreamService:
                 self.stats.redis_errors += 1
                 log.warning("Redis write failed (%s); rows still go to the database", exc)
         done = time.monotonic()
-        self.stats.lags.extend(done - received for received, _ in frames)
-        if self._buffered >= self.settings.flush_rows:
+        self.stats.lags.extend(done - received_at for received_at, _, _ in frames)
+        self._log_rejects()
+        if self.buffer.rows >= self.settings.flush_rows and self.buffer.due:
             await self.flush()
+        while self.buffer.rows >= self.settings.max_buffered_rows and not self._stop.is_set():
+            self.stats.backpressure_waits += 1  # the database is behind: stop reading until it catches up
+            await asyncio.sleep(0.1)
+            if self.buffer.due:
+                await self.flush()
 
-    async def _bar_seen(self, cluster: str, start_ms: int) -> None:
-        """Track the newest bar; the first bar after a reconnect closes the gap, which REST then fills."""
-        gap_from = self._gap_from.pop(cluster, None)
-        if gap_from is not None and start_ms > gap_from + 60_000 and self.polygon is not None:
-            window = (datetime.fromtimestamp(gap_from / 1000, UTC), datetime.fromtimestamp(start_ms / 1000, UTC))
-            await asyncio.to_thread(self._fill_gap, cluster, window)
-        self._last_bar_ms[cluster] = max(start_ms, self._last_bar_ms.get(cluster, start_ms))
+    def _table_rules(self, table: str) -> list:
+        """The table's text-length rules (read from the catalog once; none while the database is down)."""
+        if table not in self._length_rules:
+            try:
+                self._length_rules[table] = table_length_rules(self.timescale.table_info(table))
+            except Exception as exc:  # noqa: BLE001 - validation by types and rules goes on; lengths later
+                log.warning("column lengths of %s unknown yet (%s)", table, exc)
+                return []
+        return self._length_rules[table]
 
-    def _fill_gap(self, cluster: str, window: tuple[datetime, datetime]) -> None:
-        report = IngestReport(STOCK_AGGS.table if cluster == "stocks" else CRYPTO_AGGS.table)
-        with self.polygon.client() as client:
-            if cluster == "stocks":
-                load_bars(self.timescale, client, STOCK_AGGS, self.settings.symbols[cluster], "1m", window, report,
-                          "stream-gap", extra=lambda _: {"adjusted": True})
-            else:
-                load_bars(self.timescale, client, CRYPTO_AGGS, self.settings.symbols[cluster], "1m", window, report,
-                          "stream-gap")
-        self.stats.gap_fills += 1
-        log.info("filled the %s gap %s .. %s from REST: %s rows written", cluster, window[0], window[1],
-                 report.rows_inserted + report.rows_updated)
+    def _reject(self, table: str, kind: str, rejects: list[Reject]) -> None:
+        self.buffer.add_rejects(table, kind, rejects)
+        self._rejects_logged.update(f"{kind}: {r.reason}" for r in rejects)
+
+    def _log_rejects(self) -> None:
+        """One warning line every ``REJECT_LOG_EVERY_SECONDS`` with the reasons since the last one."""
+        if self._rejects_logged and time.monotonic() - self._last_reject_log >= REJECT_LOG_EVERY_SECONDS:
+            log.warning("%d stream item(s) rejected: %s", sum(self._rejects_logged.values()),
+                        self._rejects_logged.most_common(3))
+            self._rejects_logged.clear()
+            self._last_reject_log = time.monotonic()
 
     async def _periodic_flush(self) -> None:
         last_metrics = time.monotonic()
         while True:
             await asyncio.sleep(self.settings.flush_seconds)
-            await self.flush()
+            if self.buffer.due:
+                await self.flush()
             self._report(None)
             if time.monotonic() - last_metrics >= METRICS_EVERY_SECONDS:
                 last_metrics = time.monotonic()
@@ -290,9 +329,10 @@ class StreamService:
 
     def _write_metrics(self) -> None:
         """Lag and counters into ``system_metrics`` (component ``stream``), once a minute; best effort."""
-        s = self.stats
+        s, w = self.stats, self.buffer.stats
         values = {"lag_p50_ms": s.lag_ms(0.5), "lag_p99_ms": s.lag_ms(0.99), "messages_total": s.messages,
-                  "malformed_total": s.malformed, "rejected_total": s.rejected, "rows_written_total": s.rows_written,
+                  "rejected_total": sum(w.rejected.values()), "rows_written_total": w.rows_written,
+                  "write_failures_total": w.write_failures, "buffered_rows": self.buffer.rows,
                   "reconnects_total": s.reconnects, "redis_errors_total": s.redis_errors}
         try:
             self.timescale.write("system_metrics", metric_frame(
@@ -300,50 +340,83 @@ class StreamService:
         except Exception as exc:  # noqa: BLE001 - metrics must never stop the stream
             log.warning("stream metrics not written (%s)", exc)
 
-    async def flush(self) -> None:
-        """Write every buffered row (in a worker thread); safe to call at any time."""
-        async with self._flush_lock:
-            if not self._buffers:
-                return
-            batches, self._buffers, self._buffered = self._buffers, {}, 0
-            await asyncio.to_thread(self._write, batches)
+    async def flush(self) -> bool:
+        """Write every buffered row and reject (in a worker thread), then the watermarks the written bars
+        moved; safe to call at any time. Returns False when a write failed (what failed is kept for the next
+        try). A caller cancelled meanwhile (a reconnect, the stop) does not cancel the write in progress."""
+        return await asyncio.shield(self._flush())
 
-    def _write(self, batches: dict[tuple[str, str], list[dict]]) -> None:
-        for (cluster, ev), events in batches.items():
-            route: Route = ROUTES[cluster][ev]
-            fits = table_length_rules(self.timescale.table_info(route.column_map.table))
-            batch = route.column_map.map(events, flavour="stream", constants=route.constants, extra_rules=fits)
-            rows = route.finish(batch.rows) if route.finish and batch.rows.height else batch.rows
-            if rows.height:
-                result = self.timescale.write(route.column_map.table, rows)
-                self.stats.rows_written += result.inserted + result.updated
-            if batch.rejects:
-                self.stats.rejected += len(batch.rejects)
-                record_rejects(self.timescale, route.column_map.table, batch.rejects, source="polygon_ws",
-                               partition_key=None, symbol=None)
-                log.warning("%d %s event(s) rejected: %s", len(batch.rejects), ev,
-                            Counter(r.reason for r in batch.rejects).most_common(3))
+    async def _flush(self) -> bool:
+        async with self._flush_lock:
+            batch = self.buffer.take()
+            if batch:
+                try:
+                    written = await asyncio.to_thread(self.buffer.write, batch)
+                except Exception as exc:  # noqa: BLE001 - nothing received is dropped: kept and retried
+                    self.buffer.give_back(batch, exc)
+                    self._report(None)
+                    return False
+                self.buffer.written(written)
+                self.gaps.bars_stored(_newest_bars(written))
+            watermarks = self.gaps.take_watermarks()
+            if watermarks:
+                try:
+                    await asyncio.to_thread(self.gaps.write_watermarks, watermarks)
+                except Exception as exc:  # noqa: BLE001 - written with the next flush
+                    self.gaps.keep_watermarks(watermarks)
+                    log.warning("stream watermarks not written yet (%s)", exc)
+                    return False
+            return True
+
+    async def _final_flush(self) -> None:
+        """Flush at shutdown, retrying for ``shutdown_flush_seconds`` while the database refuses."""
+        deadline = time.monotonic() + self.settings.shutdown_flush_seconds
+        while not await self.flush():
+            if time.monotonic() > deadline:
+                log.error("stopping with %d rows not written: the database refused them until the end",
+                          self.buffer.rows)
+                return
+            await asyncio.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
     def _report(self, state: str | None) -> None:
         """Mirror the state and counters to ``component:stream:status`` (best effort: Redis may be down)."""
-        s = self.stats
+        s, w = self.stats, self.buffer.stats
         last = datetime.fromtimestamp(s.last_message_at, UTC).isoformat() if s.last_message_at else ""
-        fields = {"status": state or ("connected" if all(v == "connected" for v in self.state.values()) and self.state
-                                      else "degraded"),
+        failing = self.buffer.failing_since
+        if state is None:
+            connected = bool(self.state) and all(v == "connected" for v in self.state.values())
+            state = "connected" if connected and failing is None else "degraded"
+        fields = {"status": state,
                   **{f"{cluster}_state": value for cluster, value in self.state.items()},
                   "last_message_at": last, "lag_p50_ms": s.lag_ms(0.5) or "", "lag_p99_ms": s.lag_ms(0.99) or "",
-                  "messages": s.messages, "frames": s.frames, "malformed": s.malformed, "rejected": s.rejected,
-                  "ignored": s.ignored, "rows_written": s.rows_written, "reconnects": s.reconnects,
-                  "gap_fills": s.gap_fills, "redis_errors": s.redis_errors,
-                  "updated_at": datetime.now(UTC).isoformat()}
+                  "messages": s.messages, "frames": s.frames, "rejected": sum(w.rejected.values()),
+                  **{f"rejected_{kind}": count for kind, count in w.rejected.items()},
+                  "rows_written": w.rows_written, "rows_buffered": self.buffer.rows,
+                  "write_failures": w.write_failures, "rows_refused_by_database": w.rows_refused,
+                  "database_failing_for_s": round(time.monotonic() - failing, 1) if failing else "",
+                  "reconnects": s.reconnects, "gap_fills": self.gaps.stats.fills,
+                  "gap_bars_filled": self.gaps.stats.bars_filled, "gaps_pending": self.gaps.pending,
+                  "queue_full_waits": s.queue_full_waits, "backpressure_waits": s.backpressure_waits,
+                  "redis_errors": s.redis_errors, "updated_at": datetime.now(UTC).isoformat()}
         try:
             self.redis.set_hashes({redis_keys.COMPONENT_STATUS.build(component_name="stream"): fields})
         except Exception:  # noqa: BLE001 - status is best effort; the counters keep going
             self.stats.redis_errors += 1
 
 
-def _events(frame: str | bytes) -> list[dict]:
-    """The events of one frame: a JSON array (a lone object is tolerated); ValueError otherwise."""
+def _newest_bars(written: dict[tuple[str, str], pl.DataFrame]) -> dict[str, int]:
+    """Symbol -> start (ms) of its newest bar among the written rows."""
+    bar_events = {route.event for route in BAR_ROUTES.values()}
+    newest: dict[str, int] = {}
+    for (_, event), rows in written.items():
+        if event in bar_events and rows.height:
+            for symbol, start in rows.group_by("symbol").agg(pl.col("timestamp").max().dt.epoch("ms")).iter_rows():
+                newest[symbol] = max(start, newest.get(symbol, start))
+    return newest
+
+
+def _events(frame: str | bytes) -> list:
+    """The events of one frame: a non-empty JSON array (a lone object is tolerated); ValueError otherwise."""
     try:
         payload = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
@@ -351,9 +424,16 @@ def _events(frame: str | bytes) -> list[dict]:
     if isinstance(payload, dict):
         return [payload]
     if not isinstance(payload, list):
-        raise ValueError(f"expected a JSON array, got {type(payload).__name__}")
+        raise ValueError(f"expected a JSON array of events, got {type(payload).__name__}")
+    if not payload:
+        raise ValueError("empty frame: no events")
     return payload
 
+
+def _frame_record(frame: str | bytes) -> dict:
+    """A rejected frame as the quarantine keeps it: its size and start (a frame can be megabytes)."""
+    text = frame.decode("utf-8", "replace") if isinstance(frame, bytes) else frame
+    return {"frame_bytes": len(frame), "frame_start": text[:FRAME_PREVIEW_CHARS]}
 
 
 DEFAULT_WS_URL = "wss://socket.massive.com"
