@@ -5,6 +5,10 @@ restart, fractional crypto sizes, and hot values that say how old they are."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -15,6 +19,7 @@ import pytest
 from ats_pipelines.fakes import polygon_data
 from ats_pipelines.fakes.polygon_ws_server import minute_bar_events, serve
 from ats_pipelines.resources import TimescaleResource
+from tests.conftest import TEST_REDIS_URL
 from tests.stream_harness import service_for, streaming, wait_until
 
 DAY = date(2024, 3, 7)
@@ -205,3 +210,40 @@ def test_a_restarted_stream_fills_from_where_its_predecessor_stopped(db, cache, 
         wait_until(lambda: second.gaps.stats.fills == 1 and second.gaps.pending == 0)
     assert stored_bars(sql_conn, "AAPL") == served_bars("AAPL", 12)
     assert second.gaps.stats.bars_filled >= 4  # bars 5..8 came from REST
+
+
+def test_a_stream_killed_mid_session_misses_no_bar_once_restarted(database_url, db, sql_conn, ws_server, fake_polygon):
+    """SIGKILL: the buffered rows die with the process; the watermark never passed them, so the next process
+    fetches them from REST along with the bars sent while nothing ran."""
+    bars = minute_bar_events("AAPL", DAY)[:14]
+    env = {**os.environ, "ATS_DATABASE_URL": database_url, "ATS_REDIS_URL": TEST_REDIS_URL,
+           "POLYGON_WS_URL": ws_server.url, "POLYGON_BASE_URL": fake_polygon.base_url, "POLYGON_API_KEY": "demo-key",
+           "ATS_UNIVERSE": "AAPL", "ATS_CRYPTO_UNIVERSE": ""}
+
+    def start(flush_seconds: str) -> subprocess.Popen:
+        process = subprocess.Popen([sys.executable, "-m", "ats_pipelines.cli", "stream", "--flush-seconds",
+                                    flush_seconds], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: ws_server.clients("stocks") == 1, timeout=60)
+        return process
+
+    first = start("0.2")
+    try:
+        ws_server.publish("stocks", [[b] for b in bars[:5]])
+        wait_until(lambda: len(stored_bars(sql_conn, "AAPL")) == 5)
+        wait_until(lambda: sql_conn.execute("SELECT count(*) FROM stream_bar_watermarks").fetchone()[0] == 1)
+        first.send_signal(signal.SIGSTOP)  # frozen: bars 5..6 reach its socket but are never written
+        ws_server.publish("stocks", [[b] for b in bars[5:7]])
+        first.kill()
+        first.wait(30)
+    finally:
+        first.kill()
+    wait_until(lambda: ws_server.clients("stocks") == 0)
+    assert len(stored_bars(sql_conn, "AAPL")) == 5
+    second = start("0.2")
+    try:
+        ws_server.publish("stocks", [[b] for b in bars[10:]])  # bars 7..9 came while nothing ran
+        wait_until(lambda: len(stored_bars(sql_conn, "AAPL")) == 14, timeout=30)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(60)
+    assert stored_bars(sql_conn, "AAPL") == served_bars("AAPL", 14)
