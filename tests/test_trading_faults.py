@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from ats_pipelines.cli import main
 from ats_pipelines.defs.trading.assets import ORDERS_POOL, StrategyConfig, orders
 from ats_pipelines.defs.trading.orders import order_id, place_orders, placement_lock
 from ats_pipelines.defs.trading.risk import RiskLimits
@@ -232,3 +234,41 @@ def test_signals_on_rolled_up_bars_are_priced_from_their_table(db, cache, sql_co
     assert (md["orders_submitted"], md["signals_blocked"]) == (1, 0)
     assert sql_conn.execute("SELECT quantity::float8 FROM orders").fetchone() == (50.0,)  # 10,000 / 200
 
+
+
+# 8. The stop's broker ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli_env(database_url, cache, alpaca, monkeypatch):
+    """The CLI's environment: our databases, and Alpaca paper keys pointing at the fake (as in a .env)."""
+    monkeypatch.setenv("ATS_DATABASE_URL", database_url)
+    monkeypatch.setenv("ATS_REDIS_URL", cache.url)
+    monkeypatch.setenv("ALPACA_BASE_URL", alpaca.base_url)
+    with alpaca_client(alpaca) as client:
+        client.submit_order(OrderRequest("held-1", "AAPL", "buy", 10))  # the Alpaca account holds AAPL
+    return monkeypatch
+
+
+@pytest.mark.parametrize("chosen", ["simulated", "alpaca"])
+def test_the_cli_stop_cancels_and_liquidates_only_at_the_broker_ats_broker_chooses(db, sql_conn, alpaca, cli_env,
+                                                                                   chosen):
+    cli_env.setenv("ATS_BROKER", chosen)
+    strategy = default_strategy(db)
+    filled, waiting = str(uuid.uuid4()), str(uuid.uuid4())  # the simulated book: 10 MSFT held, an AAPL buy open
+    sql_conn.execute("INSERT INTO orders VALUES (%s, 'sim-1', now(), 'MSFT', 'market', 'buy', 10, NULL, 'filled',"
+                     " NULL, %s, 10, 400, 0.05, now()), (%s, 'sim-2', now(), 'AAPL', 'market', 'buy', 5, NULL,"
+                     " 'accepted', NULL, %s, 0, NULL, 0, now())", (filled, strategy, waiting, strategy))
+    result = CliRunner().invoke(main, ["emergency-stop", "--reason", "test", "--liquidate"])
+    assert result.exit_code == 0, result.output
+    assert f"{chosen} broker: 1 account(s)" in result.output
+    liquidations = [o for o in alpaca.orders.values() if o["client_order_id"].startswith("liquidate-")]
+    recorded = sql_conn.execute("SELECT symbol, side, quantity::float8 FROM orders WHERE order_id NOT IN (%s, %s)",
+                                (filled, waiting)).fetchall()
+    status = sql_conn.execute("SELECT status FROM orders WHERE order_id = %s", (waiting,)).fetchone()[0]
+    if chosen == "simulated":  # the Alpaca account is left alone; the strategy's book is canceled and closed
+        assert liquidations == [] and "AAPL" in alpaca.positions
+        assert status == "canceled" and recorded == [("MSFT", "sell", 10.0)]
+    else:
+        assert [(o["symbol"], o["side"]) for o in liquidations] == [("AAPL", "sell")]
+        assert status == "accepted" and recorded == []
+    assert sql_conn.execute("SELECT positions_closed FROM emergency_events").fetchone() == (1,)

@@ -169,7 +169,8 @@ class SimulatedBroker:
         return held
 
     def close_all_positions(self) -> list[BrokerOrder]:
-        return [self.submit_order(OrderRequest(f"close-{uuid.uuid4().hex[:20]}", symbol,
+        """Market orders closing every holding, under ids the orders table can record (``ats-<uuid hex>``)."""
+        return [self.submit_order(OrderRequest(f"ats-{uuid.uuid4().hex}", symbol,
                                                "sell" if h.qty > 0 else "buy", float(abs(h.qty))))
                 for symbol, h in list(self._holdings.items())]
 

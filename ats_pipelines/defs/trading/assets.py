@@ -76,7 +76,7 @@ def orders(context: dg.AssetExecutionContext, config: StrategyConfig, timescale:
             broker.broker(timescale, strategy_id) as client:
         report = place_orders(timescale, redis, client, strategy_id=strategy_id, model_name=config.model_name,
                               window=partition_window(context), limits=limits, now=datetime.now(UTC))
-        reconciled = reconcile_orders(timescale, client, limits.pending_expiry_minutes)
+        reconciled = reconcile_orders(timescale, client, limits.pending_expiry_minutes, strategy_id)
     for signal, reason in report.blocked.items():
         context.log.info(f"signal {signal} blocked: {reason}")
     if report.stop_unknown:

@@ -16,15 +16,15 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import polars as pl
 
 from ats_pipelines.defs.monitoring.alerts import record_alert
-from ats_pipelines.defs.trading.emergency import StopState, stop_state, trigger_stop
+from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger, trading_day_start
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest, refused_by_broker
@@ -45,6 +45,7 @@ SYNC_POSITION_SQL = read_sql_beside(__file__, "sync_position.sql")
 EQUITY_PEAK_SQL = read_sql_beside(__file__, "equity_peak.sql")
 NEWEST_BAR_SQL = read_sql_beside(__file__, "newest_bar.sql")
 CLOSE_POSITIONS_SQL = read_sql_beside(__file__, "close_positions.sql")
+RECORD_BROKER_ORDER_SQL = read_sql_beside(__file__, "record_broker_order.sql")
 
 
 class PlacementBusy(RuntimeError):
@@ -205,15 +206,18 @@ def _stop_blocks(timescale: TimescaleResource, state: StopState, report: Placeme
     return True
 
 
-def reconcile_orders(timescale: TimescaleResource, broker: Broker, pending_expiry_minutes: float = 15.0) -> int:
+def reconcile_orders(timescale: TimescaleResource, broker: Broker, pending_expiry_minutes: float = 15.0,
+                     strategy_id: str | None = None, expire: bool = True) -> int:
     """Bring every order that is not final up to the broker's status and fills; returns how many changed.
 
     An order the broker does not know is ``expired`` with an error alert when it was never sent (its run
     stopped between recording and submitting) or was sent more than ``pending_expiry_minutes`` ago; until
     then it stays pending. A look-up without a clear answer leaves the order as it is, with an alert.
+    ``strategy_id`` limits it to one strategy's orders (a simulated broker knows only its strategy's);
+    without ``expire`` nothing is expired (outside the placement lock, where a run may be mid-submit).
     Call it under :func:`placement_lock`: an order being recorded right now has not been sent yet."""
     changed = 0
-    for order, sent, minutes_since_sent in timescale.read(OPEN_ORDERS_SQL).iter_rows():
+    for order, sent, minutes_since_sent in timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id}).iter_rows():
         try:
             found = broker.order_by_client_id(client_order_id(order))
         except ApiError as exc:
@@ -222,7 +226,7 @@ def reconcile_orders(timescale: TimescaleResource, broker: Broker, pending_expir
             continue
         if found is not None:
             changed += timescale.execute(UPDATE_ORDER_SQL, _order_update(order, found))
-        elif not sent or minutes_since_sent >= pending_expiry_minutes:
+        elif expire and (not sent or minutes_since_sent >= pending_expiry_minutes):
             why = ("never sent (its run stopped between recording and submitting it)" if not sent else
                    f"sent {minutes_since_sent:.0f} minutes ago and not found at the broker "
                    f"(limit {pending_expiry_minutes:g})")
@@ -230,6 +234,28 @@ def reconcile_orders(timescale: TimescaleResource, broker: Broker, pending_expir
                 changed += 1
                 _alert(timescale, "order_expired", "error", f"order {order} expired: {why}", {"order_id": order})
     return changed
+
+
+def stop_every_account(timescale: TimescaleResource, redis: RedisResource,
+                       accounts: Callable[[], AbstractContextManager[list[tuple[str | None, Broker]]]], *,
+                       description: str, triggered_by: str, liquidate: bool) -> tuple[str, int]:
+    """The manual emergency stop: recorded first (it holds even if no broker can be reached), then every
+    account of the chosen broker acted on (``accounts``: :meth:`BrokerResource.accounts`). A strategy's
+    simulated book keeps its memory in ``orders``, so its canceled orders and closing orders are written
+    there. Returns the stop's id and how many accounts were acted on."""
+    event = record_stop(timescale, redis, trigger_type="manual", description=description, triggered_by=triggered_by,
+                        liquidate=liquidate)
+    with accounts() as opened:
+        closing = act_at_brokers(timescale, event, [broker for _, broker in opened], liquidate=liquidate)
+        for (strategy, broker), orders in zip(opened, closing, strict=True):
+            if strategy is None:
+                continue
+            for placed in orders:
+                timescale.execute(RECORD_BROKER_ORDER_SQL, {**_order_update(str(uuid.UUID(
+                    placed.client_order_id.removeprefix("ats-"))), placed), "symbol": placed.symbol,
+                    "side": placed.side, "quantity": placed.qty, "strategy_id": strategy})
+            reconcile_orders(timescale, broker, strategy_id=strategy, expire=False)
+    return event, len(opened)
 
 
 def sync_positions(timescale: TimescaleResource, broker: Broker, strategy_id: str) -> pl.DataFrame:
