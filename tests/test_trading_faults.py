@@ -48,7 +48,8 @@ def test_a_lost_answer_whose_look_ups_fail_too_stays_pending_and_is_reconciled_t
                                                                                              alpaca):
     write_signals(db, sql_conn, [("AAPL", "buy", 0)])
     alpaca.accept_then_stall_seconds = 2.0  # the broker takes the order; the answer is lost
-    alpaca.unavailable_lookups, alpaca.retry_after = 7, "0.05"  # and every look-up by client_order_id gets 503
+    alpaca.unavailable_gets["/v2/orders:by_client_order_id"] = 7  # and every look-up of it gets 503 ...
+    alpaca.retry_after = "0.05"  # ... with Retry-After (1 s at Alpaca; short here)
     md = meta(trade(db, cache, alpaca))
     assert (md["orders_rejected"], md["orders_uncertain"]) == (0, 1) and len(alpaca.orders) == 1
     # Reconciliation (same run, the broker answering again) finds the fill: never "rejected" with 0 filled.
@@ -64,6 +65,29 @@ def test_only_the_brokers_own_refusal_rejects_an_order(db, cache, sql_conn, alpa
     assert (md["orders_rejected"], md["orders_submitted"]) == (1, 1)
     assert dict(sql_conn.execute("SELECT symbol, status FROM orders").fetchall()) == {"TSLA": "rejected",
                                                                                       "AAPL": "filled"}
+
+
+def test_a_reconciliation_look_up_without_an_answer_leaves_the_order_pending_until_the_broker_answers(
+        db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    alpaca.accept_then_stall_seconds = 2.0
+    alpaca.unavailable_gets["/v2/orders:by_client_order_id"] = 14  # the submit's look-up and reconciliation's
+    alpaca.retry_after = "0.01"
+    trade(db, cache, alpaca)
+    assert sql_conn.execute("SELECT status, filled_quantity::float8 FROM orders").fetchone() == ("pending_new", 0.0)
+    assert sql_conn.execute("SELECT count(*) FROM alerts WHERE alert_type = 'order_uncertain'").fetchone()[0] == 2
+    trade(db, cache, alpaca)  # the broker answers again
+    assert sql_conn.execute("SELECT status, filled_quantity::float8 FROM orders").fetchone() == ("filled", 52.0)
+    assert len(alpaca.orders) == 1
+
+
+def test_an_unreadable_book_at_the_broker_sends_nothing_and_fails_the_run(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    alpaca.unavailable_gets["/v2/positions"] = 7  # every try of the positions read gets 503
+    alpaca.retry_after = "0.01"
+    result = trade(db, cache, alpaca, raise_on_error=False)
+    assert not result.success and alpaca.orders == {}
+    assert sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 0
 
 
 # 3. Two runs at once ----------------------------------------------------------------------------------------
