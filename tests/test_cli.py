@@ -24,4 +24,4 @@ def test_db_current_mode_and_report(db, database_url, monkeypatch):
     assert report.output.startswith(("plain PostgreSQL mode", "TimescaleDB mode"))
     line = next(row for row in report.output.splitlines() if row.startswith("market_status "))
     assert line.split()[1] == "2" and "(timestamp, market)" in line
-    assert "29 tables" in report.output
+    assert "30 tables" in report.output

@@ -121,7 +121,7 @@ def test_closed_positions_are_kept_and_pnl_follows_the_broker(db, cache, sql_con
     dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
                    resources={"timescale": db, "broker": broker_for(alpaca)})
     assert sql_conn.execute("SELECT pnl::float8, pnl_percentage::float8, current_price::float8 FROM positions"
-                            ).fetchone() == (520.0, 5.2632, 200.0)
+                            ).fetchone() == (520.0, 5.263158, 200.0)  # (200 - 190) / 190, from the strategy's fill
     alpaca.positions.clear()
     dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
                    resources={"timescale": db, "broker": broker_for(alpaca)})

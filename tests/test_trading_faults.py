@@ -296,3 +296,46 @@ def test_the_cli_stop_cancels_and_liquidates_only_at_the_broker_ats_broker_choos
         assert [(o["symbol"], o["side"]) for o in liquidations] == [("AAPL", "sell")]
         assert status == "accepted" and recorded == []
     assert sql_conn.execute("SELECT positions_closed FROM emergency_events").fetchone() == (1,)
+
+
+# 9. Strategies ----------------------------------------------------------------------------------------------
+
+def add_strategy(sql_conn, name: str, status: str = "active", **parameters) -> str:
+    strategy = str(uuid.uuid4())
+    sql_conn.execute("INSERT INTO strategies (strategy_id, name, model_name, parameters, status) VALUES"
+                     " (%s, %s, 'next_bar_direction_xgb', %s, %s)",
+                     (strategy, name, json.dumps({"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9,
+                                                  **parameters}), status))
+    return strategy
+
+
+def test_a_paused_strategy_places_nothing(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    trade(db, cache, alpaca, strategy="default")  # created on first use ...
+    write_signals(db, sql_conn, [("MSFT", "buy", 1)])
+    sql_conn.execute("UPDATE strategies SET status = 'paused'")  # ... then paused
+    md = meta(trade(db, cache, alpaca))
+    assert md["orders_submitted"] == 0 and len(alpaca.orders) == 1
+
+
+def test_the_stored_parameters_are_the_truth_and_a_run_changes_only_what_it_names(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    trade(db, cache, alpaca, max_position_value=20_000)
+    trade(db, cache, alpaca, max_daily_loss=5_000)  # names another parameter only
+    trade(db, cache, alpaca)
+    [parameters] = sql_conn.execute("SELECT parameters FROM strategies").fetchone()
+    assert (parameters["max_position_value"], parameters["max_daily_loss"]) == (20_000, 5_000)
+
+
+def test_every_active_strategy_trades_with_its_own_positions(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, [("AAPL", "buy", 0)])
+    trade(db, cache, alpaca)  # creates "default"
+    momentum = add_strategy(sql_conn, "momentum", notional_per_signal=5_000)
+    add_strategy(sql_conn, "resting", status="retired")
+    md = meta(trade(db, cache, alpaca))  # a second run: "default" has its order, "momentum" trades now
+    assert md["orders_submitted"] == 1 and len(alpaca.orders) == 2
+    assert alpaca.positions["AAPL"]["qty"] == "78"  # the shared Alpaca account: 52 + 26
+    held = dict(sql_conn.execute("SELECT s.name, p.quantity::float8 FROM positions AS p JOIN strategies AS s"
+                                 " USING (strategy_id) WHERE p.status = 'open'").fetchall())
+    assert held == {"default": 52.0, "momentum": 26.0}  # each strategy's own, never the account's 78
+    assert sql_conn.execute("SELECT count(*) FROM orders WHERE strategy_id = %s", (momentum,)).fetchone()[0] == 1

@@ -23,7 +23,9 @@ from ats_pipelines.resources.vendor import VendorApiResource
 
 
 class AlpacaBroker:
-    """The Broker interface over an Alpaca :class:`ApiClient`."""
+    """The Broker interface over an Alpaca :class:`ApiClient`: one account for every strategy."""
+
+    account_wide = True
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client

@@ -90,7 +90,10 @@ def refused_by_broker(exc: Exception) -> bool:
 
 
 class Broker(Protocol):
-    """The operations the trading domain needs from a broker."""
+    """The operations the trading domain needs from a broker. ``account_wide``: one account holds every
+    strategy's positions and orders (Alpaca), so a strategy's own book comes from its recorded fills."""
+
+    account_wide: bool
 
     def submit_order(self, request: OrderRequest) -> BrokerOrder: ...
 

@@ -42,7 +42,9 @@ class _Holding:
 
 
 class SimulatedBroker:
-    """See the module docstring; advance :attr:`clock` as simulated time passes."""
+    """See the module docstring; advance :attr:`clock` as simulated time passes. One book per strategy."""
+
+    account_wide = False
 
     def __init__(self, timescale: TimescaleResource, clock: datetime, *, timeframe: str = "1m",
                  slippage_bps: float = 5.0, commission_per_share: float = 0.005, max_volume_share: float = 0.1,

@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ats_pipelines.resources import TimescaleResource
-from ats_pipelines.resources.broker import Broker
+from ats_pipelines.resources.broker import Broker, BrokerPosition
 from ats_pipelines.resources.corporate_actions import Dividend, Split, corporate_actions
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -87,9 +87,11 @@ def _action_time(action: Split | Dividend) -> datetime:
     return action.at if isinstance(action, Split) else action.ex
 
 
-def metric_rows(timescale: TimescaleResource, broker: Broker, strategy_id: str, day: datetime) -> pl.DataFrame:
-    """Today's ``trading_metrics`` rows of the strategy (``day`` is the row time, midnight UTC)."""
-    account, held = broker.account(), broker.positions()
+def metric_rows(timescale: TimescaleResource, broker: Broker, strategy_id: str, day: datetime,
+                held: list[BrokerPosition]) -> pl.DataFrame:
+    """Today's ``trading_metrics`` rows of the strategy (``day`` is the row time, midnight UTC) holding ``held``
+    (its own positions); equity and the day's P&L are the broker account's."""
+    account = broker.account()
     history = timescale.read(EQUITY_HISTORY_SQL, {"strategy_id": strategy_id})
     curve = [e for t, e in history.iter_rows() if t < day] + [account.equity]
     peak = max(curve)

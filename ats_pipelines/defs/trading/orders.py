@@ -24,10 +24,12 @@ from datetime import UTC, datetime
 import polars as pl
 
 from ats_pipelines.defs.monitoring.alerts import record_alert
+from ats_pipelines.defs.monitoring.trading_metrics import FILLED_ORDERS_SQL, fifo_book
 from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger, trading_day_start
 from ats_pipelines.resources import RedisResource, TimescaleResource
-from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest, refused_by_broker
+from ats_pipelines.resources.broker import Broker, BrokerOrder, BrokerPosition, OrderRequest, refused_by_broker
+from ats_pipelines.resources.corporate_actions import corporate_actions
 from ats_pipelines.resources.http import ApiError
 from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 from ats_pipelines.sql_files import read_sql_beside
@@ -96,6 +98,16 @@ class PlacementReport:
     stopped: str | None = None
     stop_unknown: bool = False
 
+    def add(self, other: PlacementReport, strategy: str) -> None:
+        """Count another strategy's run into this one (signals keyed ``strategy/signal id``)."""
+        self.submitted += other.submitted
+        self.recorded_elsewhere += other.recorded_elsewhere
+        for mine, theirs in ((self.blocked, other.blocked), (self.rejected, other.rejected),
+                             (self.uncertain, other.uncertain)):
+            mine.update({f"{strategy}/{signal}": reason for signal, reason in theirs.items()})
+        self.stopped = self.stopped or other.stopped
+        self.stop_unknown = self.stop_unknown or other.stop_unknown
+
     def as_metadata(self) -> dict[str, object]:
         return {"orders_submitted": self.submitted, "signals_blocked": len(self.blocked),
                 "orders_rejected": len(self.rejected), "orders_uncertain": len(self.uncertain),
@@ -103,13 +115,39 @@ class PlacementReport:
                 "block_reasons": sorted(set(self.blocked.values()))[:20]}
 
 
-def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, now: datetime) -> Book:
-    """The book the limits check: the broker's positions and open orders, and the orders the strategy
-    recorded since the trading day began in New York (orders never sent and expired do not count)."""
+def strategy_positions(timescale: TimescaleResource, broker: Broker, strategy_id: str) -> list[BrokerPosition]:
+    """The strategy's own positions: the broker's, when it keeps an account per strategy (simulated); from an
+    account-wide broker (Alpaca), the strategy's fills matched first in, first out (splits applied), marked at
+    the broker's current price of the symbol. A symbol the account no longer holds at all is held by no
+    strategy (the broker is the truth of what is held: a manual liquidation closes it everywhere)."""
     held = broker.positions()
+    if not broker.account_wide:
+        return held
+    fills = timescale.read(FILLED_ORDERS_SQL, {"strategy_id": strategy_id})
+    lots = fifo_book(fills, corporate_actions(timescale, fills["symbol"].to_list()), until=datetime.now(UTC)).lots
+    marks = {p.symbol: p.current_price for p in held}
+    positions = []
+    for symbol, open_lots in sorted(lots.items()):
+        qty = sum(lot[0] for lot in open_lots)
+        if abs(qty) < 1e-9 or symbol not in marks:
+            continue
+        entry = sum(lot[0] * lot[1] for lot in open_lots) / qty
+        price = marks[symbol]
+        positions.append(BrokerPosition(symbol, qty, entry, price, (price - entry) * qty,
+                                        (price - entry) / entry if entry else 0.0))
+    return positions
+
+
+def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, now: datetime) -> Book:
+    """The book the limits check: the strategy's positions and its open orders at the broker, and the orders
+    it recorded since the trading day began in New York (orders never sent and expired do not count)."""
+    held = strategy_positions(timescale, broker, strategy_id)
     book = Book({p.symbol: p.qty for p in held}, {p.symbol: p.current_price for p in held},
                 timescale.read(ORDERS_SINCE_SQL, {"strategy_id": strategy_id, "since": trading_day_start(now)}).item())
+    own = {client_order_id(o) for o in timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id})["order_id"]}
     for order in broker.open_orders():
+        if broker.account_wide and order.client_order_id not in own:
+            continue  # another strategy's (or a manual) order at the shared account
         pending = book.open_buys if order.side == "buy" else book.open_sells
         pending[order.symbol] = pending.get(order.symbol, 0.0) + max(order.qty - order.filled_qty, 0.0)
         if order.filled_avg_price and order.symbol not in book.prices:
@@ -259,8 +297,9 @@ def stop_every_account(timescale: TimescaleResource, redis: RedisResource,
 
 
 def sync_positions(timescale: TimescaleResource, broker: Broker, strategy_id: str) -> pl.DataFrame:
-    """Make ``positions`` match the broker: open ones upserted with P&L, vanished ones kept as closed."""
-    held = broker.positions()
+    """Make the strategy's ``positions`` match its book at the broker (:func:`strategy_positions`): open ones
+    upserted with P&L, vanished ones kept as closed."""
+    held = strategy_positions(timescale, broker, strategy_id)
     for p in held:
         timescale.execute(SYNC_POSITION_SQL, {
             "position_id": str(uuid.uuid5(ORDER_NAMESPACE, f"position|{strategy_id}|{p.symbol}")), "symbol": p.symbol,
