@@ -142,6 +142,26 @@ def test_open_orders_at_the_broker_count_against_the_position_limit(db, cache, s
     assert "would be 29,640.00" in md["block_reasons"][0]
 
 
+def test_orders_filled_at_the_broker_and_not_yet_reconciled_still_count(db, cache, sql_conn, alpaca):
+    alpaca.fill = False
+    write_signals(db, sql_conn, [("AAPL", "buy", 0), ("AAPL", "buy", 1)])
+    trade(db, cache, alpaca)
+    alpaca.fill_open_orders()  # filled at Alpaca; the orders table still says accepted until reconciled
+    write_signals(db, sql_conn, [("AAPL", "buy", 2)])
+    md = meta(trade(db, cache, alpaca))
+    assert (md["orders_submitted"], md["signals_blocked"]) == (0, 1) and len(alpaca.orders) == 2
+
+
+def test_open_orders_of_other_symbols_count_in_the_gross_exposure(db, cache, sql_conn, alpaca):
+    alpaca.fill = False
+    write_signals(db, sql_conn, [("MSFT", "buy", 0)])
+    assert meta(trade(db, cache, alpaca, max_gross_exposure=15_000))["orders_submitted"] == 1  # 25 x 400, open
+    write_signals(db, sql_conn, [("AAPL", "buy", 1)])
+    md = meta(trade(db, cache, alpaca))
+    assert (md["orders_submitted"], md["signals_blocked"]) == (0, 1)
+    assert "gross exposure would be 19,880.00" in md["block_reasons"][0]  # 10,000 open + 52 x 190
+
+
 def test_open_sells_count_so_overlapping_sells_never_go_short(db, cache, sql_conn, alpaca):
     write_signals(db, sql_conn, [("AAPL", "buy", 0)])
     trade(db, cache, alpaca)

@@ -157,6 +157,20 @@ class FakeAlpacaServer(ThreadingHTTPServer):
             self._move(body["symbol"], delta, price)
         return order
 
+    def fill_open_orders(self) -> None:
+        """Fill every open order now at :attr:`prices` (as the market would between two runs)."""
+        with self.lock:
+            for order in self.orders.values():
+                if order["status"] not in OPEN:
+                    continue
+                price = self.prices.get(order["symbol"], 100.0)
+                delta = float(order["qty"]) - float(order["filled_qty"])
+                order.update(status="filled", filled_qty=order["qty"], filled_avg_price=f"{price:.2f}",
+                             filled_at=_now(), updated_at=_now())
+                signed = delta if order["side"] == "buy" else -delta
+                self.cash -= signed * price
+                self._move(order["symbol"], signed, price)
+
     def _move(self, symbol: str, delta: float, price: float) -> None:
         held = self.positions.get(symbol)
         qty = (float(held["qty"]) if held else 0.0) + delta

@@ -46,6 +46,7 @@ OPEN_ORDERS_SQL = read_sql_beside(__file__, "open_orders.sql")
 SYNC_POSITION_SQL = read_sql_beside(__file__, "sync_position.sql")
 EQUITY_PEAK_SQL = read_sql_beside(__file__, "equity_peak.sql")
 NEWEST_BAR_SQL = read_sql_beside(__file__, "newest_bar.sql")
+LAST_CLOSES_SQL = read_sql_beside(__file__, "last_closes.sql")
 CLOSE_POSITIONS_SQL = read_sql_beside(__file__, "close_positions.sql")
 RECORD_BROKER_ORDER_SQL = read_sql_beside(__file__, "record_broker_order.sql")
 
@@ -139,19 +140,25 @@ def strategy_positions(timescale: TimescaleResource, broker: Broker, strategy_id
 
 
 def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, now: datetime) -> Book:
-    """The book the limits check: the strategy's positions and its open orders at the broker, and the orders
-    it recorded since the trading day began in New York (orders never sent and expired do not count)."""
+    """The book the limits check: the strategy's positions, its open orders (those open at the broker, and
+    those the orders table still holds open: sent without a clear answer, or filled at the broker and not yet
+    reconciled, count as they may fill), and the orders it recorded since the trading day began in New York
+    (orders never sent and expired do not count)."""
     held = strategy_positions(timescale, broker, strategy_id)
     book = Book({p.symbol: p.qty for p in held}, {p.symbol: p.current_price for p in held},
                 timescale.read(ORDERS_SINCE_SQL, {"strategy_id": strategy_id, "since": trading_day_start(now)}).item())
-    own = {client_order_id(o) for o in timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id})["order_id"]}
-    for order in broker.open_orders():
-        if broker.account_wide and order.client_order_id not in own:
-            continue  # another strategy's (or a manual) order at the shared account
-        pending = book.open_buys if order.side == "buy" else book.open_sells
-        pending[order.symbol] = pending.get(order.symbol, 0.0) + max(order.qty - order.filled_qty, 0.0)
-        if order.filled_avg_price and order.symbol not in book.prices:
-            book.prices[order.symbol] = order.filled_avg_price
+    recorded = {client_order_id(row["order_id"]): row for row in
+                timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id}).iter_rows(named=True)}
+    at_broker = {o.client_order_id: o for o in broker.open_orders()
+                 if not broker.account_wide or o.client_order_id in recorded}  # not another strategy's
+    still_open = [(o.symbol, o.side, max(o.qty - o.filled_qty, 0.0)) for o in at_broker.values()] + [
+        (row["symbol"], row["side"], row["remaining"]) for cid, row in recorded.items() if cid not in at_broker]
+    for symbol, side, remaining in still_open:
+        pending = book.open_buys if side == "buy" else book.open_sells
+        pending[symbol] = pending.get(symbol, 0.0) + remaining
+    unpriced = sorted(set(book.open_buys) - set(book.prices))
+    if unpriced:
+        book.prices.update(timescale.read(LAST_CLOSES_SQL, {"symbols": unpriced}).iter_rows())
     return book
 
 
@@ -255,7 +262,8 @@ def reconcile_orders(timescale: TimescaleResource, broker: Broker, pending_expir
     without ``expire`` nothing is expired (outside the placement lock, where a run may be mid-submit).
     Call it under :func:`placement_lock`: an order being recorded right now has not been sent yet."""
     changed = 0
-    for order, sent, minutes_since_sent in timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id}).iter_rows():
+    for order, sent, minutes_since_sent in timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id}).select(
+            "order_id", "sent", "minutes_since_sent").iter_rows():
         try:
             found = broker.order_by_client_id(client_order_id(order))
         except ApiError as exc:
