@@ -202,6 +202,9 @@ def test_a_sent_order_the_broker_never_took_expires_after_the_configured_time(db
     assert sql_conn.execute("SELECT status FROM orders").fetchone() == ("expired",)
     [message] = sql_conn.execute("SELECT message FROM alerts WHERE alert_type = 'order_expired'").fetchone()
     assert "not found at the broker" in message and alpaca.orders == {}
+    write_signals(db, sql_conn, [("MSFT", "buy", 1)])
+    md = meta(trade(db, cache, alpaca, max_orders_per_day=1))  # the expired order does not use up the day
+    assert md["orders_submitted"] == 1 and len(alpaca.orders) == 1
 
 
 # 4. An unknown stop state -----------------------------------------------------------------------------------
@@ -359,3 +362,12 @@ def test_every_active_strategy_trades_with_its_own_positions(db, cache, sql_conn
                                  " USING (strategy_id) WHERE p.status = 'open'").fetchall())
     assert held == {"default": 52.0, "momentum": 26.0}  # each strategy's own, never the account's 78
     assert sql_conn.execute("SELECT count(*) FROM orders WHERE strategy_id = %s", (momentum,)).fetchone()[0] == 1
+
+
+def test_the_cli_stop_holds_even_when_the_chosen_broker_refuses_it(db, sql_conn, cli_env):
+    cli_env.setenv("ATS_BROKER", "alpaca")
+    cli_env.setenv("ALPACA_API_SECRET_KEY", "revoked")  # the broker answers 401 to everything
+    result = CliRunner().invoke(main, ["emergency-stop", "--reason", "broker down"])
+    assert result.exit_code != 0  # the broker part failed, loudly ...
+    assert sql_conn.execute("SELECT description FROM emergency_events WHERE resolution_time IS NULL").fetchall() == [
+        ("broker down",)]  # ... and the stop is in force regardless
