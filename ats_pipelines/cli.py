@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
 
 import click
 
@@ -137,17 +136,19 @@ def backtest(model_name: str, start: str, end: str, cash: float) -> None:
 @click.option("--reason", required=True, help="why: recorded with the stop")
 @click.option("--liquidate", is_flag=True, help="also close every position at the broker")
 def emergency_stop(reason: str, liquidate: bool) -> None:
-    """Stop all trading now: record the stop, mirror it to Redis, cancel open orders (and liquidate).
-    No order goes out until `ats resume`."""
+    """Stop all trading now: record the stop, mirror it to Redis, cancel open orders (and liquidate) at the
+    broker ATS_BROKER chooses, as the runs do. No order goes out until `ats resume`."""
     import getpass
 
-    from ats_pipelines.defs.trading.emergency import trigger_stop
-    from ats_pipelines.resources import RedisResource
+    from ats_pipelines.defs.trading.orders import stop_every_account
+    from ats_pipelines.resources import RedisResource, configured
 
-    with _configured_broker() as broker:
-        event = trigger_stop(TimescaleResource(), RedisResource(), broker, trigger_type="manual", description=reason,
-                             triggered_by=f"cli:{getpass.getuser()}", liquidate=liquidate)
-    click.echo(f"emergency stop {event} in force" + ("" if broker else " (no broker configured: nothing canceled)"))
+    timescale = TimescaleResource()
+    event, accounts = stop_every_account(timescale, RedisResource(), lambda: configured.broker.accounts(timescale),
+                                         description=reason, triggered_by=f"cli:{getpass.getuser()}",
+                                         liquidate=liquidate)
+    click.echo(f"emergency stop {event} in force; {configured.broker.chosen()} broker: {accounts} account(s) "
+               + ("canceled and liquidated" if liquidate else "canceled"))
 
 
 @main.command()
@@ -162,21 +163,6 @@ def resume(resolution: str) -> None:
     count = resume_trading(TimescaleResource(), RedisResource(), resolution=resolution,
                            resolved_by=f"cli:{getpass.getuser()}")
     click.echo(f"{count} emergency stop(s) resolved; orders may go out again")
-
-
-@contextmanager
-def _configured_broker():
-    """The Alpaca broker when ALPACA_API_KEY_ID and ALPACA_API_SECRET_KEY are set, else None."""
-    import os
-
-    from ats_pipelines.resources.alpaca import AlpacaResource
-
-    key, secret = os.environ.get("ALPACA_API_KEY_ID"), os.environ.get("ALPACA_API_SECRET_KEY")
-    if not (key and secret):
-        yield None
-        return
-    with AlpacaResource(api_key=key, secret_key=secret).broker() as broker:
-        yield broker
 
 
 @main.command("fake-polygon")

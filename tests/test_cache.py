@@ -194,3 +194,24 @@ def test_the_bulk_path_reports_error_replies(cache):
     with pytest.raises(ValueError, match="bad symbol"):
         redis_keys.FEATURE.column(pl.DataFrame({"s": ["BAD SYMBOL"], "f": ["x"], "t": ["1m"]}),
                                   symbol="s", feature_name="f", timeframe="t")
+
+
+def test_each_strategys_positions_have_their_own_keys_and_position_symbol_sums_them(db, cache, sql_conn):
+    now = datetime.now(UTC)
+    strategies = {}
+    for name, quantity, entry in (("alpha", 10, 100), ("beta", 30, 120)):
+        strategies[name] = str(uuid.uuid4())
+        sql_conn.execute("INSERT INTO strategies (strategy_id, name) VALUES (%s, %s)", (strategies[name], name))
+        sql_conn.execute("INSERT INTO positions VALUES (%s, 'AAPL', %s, %s, 130, %s, %s, %s, 'open', 10, 1, NULL)",
+                         (str(uuid.uuid4()), quantity, entry, now, now, strategies[name]))
+    refresh(trading_cache, db, cache)
+    alpha, beta = (f"strategy:{strategies[n]}:position:AAPL" for n in ("alpha", "beta"))
+    assert cache.get_hash(alpha)["quantity"] == "10.000000" and cache.get_hash(beta)["quantity"] == "30.000000"
+    assert cache.members(f"strategy:{strategies['alpha']}:positions") == {"AAPL"}
+    together = cache.get_hash("position:AAPL")  # the spec's key: the symbol across strategies, no longer either
+    assert (together["quantity"], together["entry_price"], together["pnl"]) == ("40.000000", "115.000000",
+                                                                                "20.000000")
+    sql_conn.execute("UPDATE positions SET status = 'closed' WHERE strategy_id = %s", (strategies["alpha"],))
+    refresh(trading_cache, db, cache)
+    assert cache.get_hash(alpha) == {} and cache.members(f"strategy:{strategies['alpha']}:positions") == set()
+    assert cache.get_hash("position:AAPL")["quantity"] == "30.000000"

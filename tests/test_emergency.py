@@ -67,7 +67,7 @@ def test_a_stale_redis_flag_blocks_even_when_the_database_has_no_stop(db, cache)
     assert not stop_state(db, cache).orders_allowed
 
 
-def test_the_cli_stops_and_resumes(database_url, cache, sql_conn, monkeypatch):
+def test_the_cli_stops_and_resumes(database_url, db, cache, sql_conn, monkeypatch):  # db: emptied afterwards
     monkeypatch.setenv("ATS_DATABASE_URL", database_url)
     monkeypatch.setenv("ATS_REDIS_URL", cache.url)
     monkeypatch.delenv("ALPACA_API_KEY_ID", raising=False)

@@ -40,14 +40,38 @@ def test_round_trips_are_matched_first_in_first_out_net_of_commissions():
     import polars as pl
     import pytest
 
-    from ats_pipelines.defs.monitoring.trading_metrics import round_trip_pnl
+    from ats_pipelines.defs.monitoring.trading_metrics import fifo_book
 
     fills = pl.DataFrame({"symbol": ["AAPL", "MSFT", "AAPL", "AAPL"], "side": ["buy", "buy", "sell", "sell"],
                           "quantity": [10.0, 5.0, 4.0, 6.0], "price": [100.0, 50.0, 110.0, 95.0],
                           "commission": [1.0, 0.5, 0.4, 0.6]})
     # 4 sold at 110 against 100: +40 - 0.10 x 4 (buy side) - 0.10 x 4 (sell side) = 39.20
     # 6 sold at 95: -30 - 0.60 - 0.60 = -31.20; MSFT still open
-    assert round_trip_pnl(fills) == pytest.approx([39.2, -31.2])
+    assert fifo_book(fills).round_trips == pytest.approx([39.2, -31.2])
+
+
+def test_fifo_lots_follow_splits_and_collect_dividends_once():
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+
+    import polars as pl
+    import pytest
+
+    from ats_pipelines.defs.monitoring.trading_metrics import fifo_book
+    from ats_pipelines.resources.corporate_actions import Dividend, Split, day_start
+
+    fills = pl.DataFrame({"symbol": ["AAPL", "AAPL"], "side": ["buy", "sell"], "quantity": [25.0, 100.0],
+                          "price": [400.0, 101.0], "commission": [0.25, 1.0],
+                          "timestamp": [datetime(2024, 3, 6, 15, tzinfo=UTC), datetime(2024, 3, 20, 15, tzinfo=UTC)]})
+    actions = [Split("AAPL", day_start(date(2024, 3, 7)), Decimal(4), False),
+               Dividend("AAPL", day_start(date(2024, 3, 8)), day_start(date(2024, 3, 14)), Decimal("0.24"))]
+    book = fifo_book(fills, actions, until=datetime(2024, 3, 31, tzinfo=UTC))
+    # 25 at 400 become 100 at 100 (commission 0.01 -> 0.0025 a share); sold 100 at 101 (0.01 a share):
+    # +100 - 0.25 - 1.00 = 98.75 — not a 7,500 phantom loss and a 75-share short
+    assert book.round_trips == pytest.approx([98.75])
+    assert book.dividends == pytest.approx(24.0)  # 100 shares held when the ex-date began, x 0.24, once
+    assert not any(book.lots["AAPL"])
+    assert fifo_book(fills, actions, until=datetime(2024, 3, 10, tzinfo=UTC)).dividends == 0.0  # not yet paid
 
 
 def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_conn, monkeypatch):

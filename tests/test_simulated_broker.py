@@ -79,3 +79,63 @@ def test_a_backtest_trades_the_signals_at_the_next_open_and_reports_the_equity_c
     assert pnl == Decimal("187.10")
     assert f"realised P&L {pnl:,.2f}" in result.output
     assert f"equity 10,000.00 -> {Decimal(10_000) + pnl:,.2f}" in result.output
+
+
+# Corporate actions in the replayed book (issue 24, defect 7) -----------------------------------------------
+
+BOUGHT = datetime(2024, 3, 6, 15, 0, tzinfo=UTC)  # 25 shares at 400, the day before a 4:1 split
+EVENING = datetime(2024, 3, 6, 22, 0, tzinfo=UTC)
+SPLIT_DAY = datetime(2024, 3, 7, 16, 0, tzinfo=UTC)
+
+
+def held_before_a_split(db, sql_conn, *, history_adjusted: bool) -> str:
+    """A strategy that bought 25 AAPL at 400 on March 6; a 4:1 split executes March 7. The stored bars are in
+    post-split units from March 7 on, and before it too once the history was re-fetched adjusted."""
+    import uuid
+
+    strategy = str(uuid.uuid4())
+    sql_conn.execute("INSERT INTO strategies (strategy_id, name) VALUES (%s, 'split-test')", (strategy,))
+    sql_conn.execute("INSERT INTO orders VALUES (%s, 'sim-1', %s, 'AAPL', 'market', 'buy', 25, NULL, 'filled', NULL,"
+                     " %s, 25, 400, 0, %s)", (str(uuid.uuid4()), BOUGHT, strategy, BOUGHT))
+    sql_conn.execute("INSERT INTO stock_splits (symbol, execution_date, split_from, split_to, history_adjusted_at)"
+                     " VALUES ('AAPL', '2024-03-07', 1, 4, %s)", (SPLIT_DAY if history_adjusted else None,))
+    before = 100.0 if history_adjusted else 400.0
+    db.write("stock_aggs", pl.DataFrame([{
+        "timestamp": t, "symbol": "AAPL", "open": p, "high": p, "low": p, "close": p, "volume": 1000,
+        "timeframe": "1m", "adjusted": True}
+        for t, p in ((datetime(2024, 3, 6, 20, 59, tzinfo=UTC), before), (datetime(2024, 3, 7, 14, 30, tzinfo=UTC),
+                                                                          100.0))]))
+    return strategy
+
+
+def test_a_4_for_1_split_on_a_held_position_changes_neither_equity_nor_the_days_pnl(db, sql_conn):
+    strategy = held_before_a_split(db, sql_conn, history_adjusted=False)
+    before = SimulatedBroker.replaying(db, strategy, EVENING, cash=100_000)
+    after = SimulatedBroker.replaying(db, strategy, SPLIT_DAY, cash=100_000)
+    assert before.equity() == Decimal("100000.00")  # 90,000 cash + 25 x 400
+    assert abs(after.equity() - before.equity()) <= Decimal("0.01")
+    day_pnl = [b.account().equity - b.account().last_equity for b in (before, after)]
+    assert abs(day_pnl[1] - day_pnl[0]) <= 0.01
+    [position] = after.positions()
+    assert (position.qty, position.avg_entry_price, position.current_price) == (100.0, 100.0, 100.0)
+
+
+def test_a_split_is_in_the_book_once_the_history_is_adjusted_even_before_its_day(db, sql_conn):
+    strategy = held_before_a_split(db, sql_conn, history_adjusted=True)  # March 6 bars now read 100
+    for clock in (EVENING, SPLIT_DAY):
+        broker = SimulatedBroker.replaying(db, strategy, clock, cash=100_000)
+        assert broker.equity() == Decimal("100000.00")
+        assert [(p.qty, p.unrealized_pl) for p in broker.positions()] == [(100.0, 0.0)]
+
+
+def test_a_dividend_is_credited_once_on_its_pay_date_for_the_shares_held_at_the_ex_date(db, sql_conn):
+    strategy = held_before_a_split(db, sql_conn, history_adjusted=False)
+    sql_conn.execute("INSERT INTO dividends (symbol, ex_dividend_date, dividend_type, cash_amount, pay_date)"
+                     " VALUES ('AAPL', '2024-03-08', 'CD', 0.24, '2024-03-14')")  # after the split: 100 shares
+    cash = {}
+    for clock in (datetime(2024, 3, 8, 16, tzinfo=UTC), datetime(2024, 3, 14, 16, tzinfo=UTC),
+                  datetime(2024, 3, 20, 16, tzinfo=UTC)):
+        broker = SimulatedBroker.replaying(db, strategy, clock, cash=100_000)
+        cash[clock.day] = (broker.cash, broker.dividends)
+    assert cash[8] == (Decimal("90000.00"), Decimal(0))  # ex-date passed, not paid yet
+    assert cash[14] == cash[20] == (Decimal("90024.00"), Decimal("24.00"))  # 100 x 0.24, once

@@ -37,10 +37,11 @@ def broker_for(server, timeout: float = 0.5) -> BrokerResource:
 
 
 def write_signals(db, sql_conn, signals: list[tuple[str, str, int]]) -> None:
-    """A model and its signals ((symbol, side, minute)), with the bars they were scored on."""
-    model_id = str(uuid.uuid4())
+    """A model (created on first use) and its signals ((symbol, side, minute)), with the bars they were scored on."""
     sql_conn.execute("INSERT INTO models VALUES (%s, 'next_bar_direction_xgb', 'xgboost', 't', '{sig}', '{}',"
-                     " '{\"held_out\": {\"auc\": 0.6}}', now(), now(), '1', 'active', '/m.ubj')", (model_id,))
+                     " '{\"held_out\": {\"auc\": 0.6}}', now(), now(), '1', 'active', '/m.ubj')"
+                     " ON CONFLICT (model_name, version) DO NOTHING", (str(uuid.uuid4()),))
+    model_id = sql_conn.execute("SELECT model_id FROM models WHERE model_name = 'next_bar_direction_xgb'").fetchone()[0]
     for symbol, side, minute in signals:
         t = T0 + timedelta(minutes=minute)
         sql_conn.execute("INSERT INTO trading_signals VALUES (%s, %s, %s, %s, 0.7, %s, '1m', '{}', '{\"sig\": 1}')",
@@ -120,7 +121,7 @@ def test_closed_positions_are_kept_and_pnl_follows_the_broker(db, cache, sql_con
     dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
                    resources={"timescale": db, "broker": broker_for(alpaca)})
     assert sql_conn.execute("SELECT pnl::float8, pnl_percentage::float8, current_price::float8 FROM positions"
-                            ).fetchone() == (520.0, 5.2632, 200.0)
+                            ).fetchone() == (520.0, 5.263158, 200.0)  # (200 - 190) / 190, from the strategy's fill
     alpaca.positions.clear()
     dg.materialize([positions], instance=dg.DagsterInstance.ephemeral(),
                    resources={"timescale": db, "broker": broker_for(alpaca)})
@@ -178,7 +179,8 @@ def test_a_submit_without_a_clear_answer_stays_pending_and_reconciliation_settle
     write_signals(db, sql_conn, [("AAPL", "buy", 0)])
     alpaca.unavailable_posts = 2  # the submit and its one resend both get 503: the broker never took it
     md = meta(trade(db, cache, alpaca))
-    assert (md["orders_submitted"], md["orders_rejected"]) == (0, 1) and alpaca.orders == {}
+    assert (md["orders_submitted"], md["orders_rejected"], md["orders_uncertain"]) == (0, 0, 1)
+    assert alpaca.orders == {}
     assert sql_conn.execute("SELECT status FROM orders").fetchone() == ("pending_new",)  # not "rejected"
     assert sql_conn.execute("SELECT alert_type FROM alerts").fetchall() == [("order_uncertain",)]
     trade(db, cache, alpaca)  # a re-run never submits it again (its order row exists) and nothing doubles

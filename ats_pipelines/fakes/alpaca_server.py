@@ -4,7 +4,9 @@ Decimals as strings, RFC 3339 times with nanoseconds, UUID ids, ``client_order_i
 422 as from Alpaca). Market orders fill at once at :attr:`prices` (all, or :attr:`partial_fill_share` of
 them; a symbol in :attr:`reject_symbols` is rejected with 403). ``accept_then_stall_seconds`` makes the
 next submit accept the order and then hold the answer back, as a network drop after the broker took it;
-``unavailable_posts`` answers that many submits with 503 without taking them.
+``unavailable_posts`` answers that many submits with 503 without taking them; ``unavailable_gets`` (path ->
+count) answers that many GETs of a path with 503 and ``Retry-After: retry_after`` (a look-up by
+``client_order_id`` that cannot say whether the order exists, positions that cannot be read).
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ class _Handler(JsonHandler):
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         with self.server.lock:
+            if self.server.unavailable_gets.get(parts.path):
+                self.server.unavailable_gets[parts.path] -= 1
+                return self.send(503, {"code": 50300000, "message": "service unavailable"},
+                                 {"Retry-After": self.server.retry_after})
             if parts.path == "/v2/orders:by_client_order_id":
                 order = self.server.by_client_id.get(query.get("client_order_id", ""))
                 return self.send(200, order) if order else self.send(404, {"code": 40410000,
@@ -120,6 +126,8 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.reject_symbols: set[str] = set()
         self.accept_then_stall_seconds = 0.0
         self.unavailable_posts = 0
+        self.unavailable_gets: dict[str, int] = {}
+        self.retry_after = "1"
         self.cash = 100_000.0
         self.last_equity = 100_000.0
 
@@ -148,6 +156,20 @@ class FakeAlpacaServer(ThreadingHTTPServer):
             self.cash -= delta * price
             self._move(body["symbol"], delta, price)
         return order
+
+    def fill_open_orders(self) -> None:
+        """Fill every open order now at :attr:`prices` (as the market would between two runs)."""
+        with self.lock:
+            for order in self.orders.values():
+                if order["status"] not in OPEN:
+                    continue
+                price = self.prices.get(order["symbol"], 100.0)
+                delta = float(order["qty"]) - float(order["filled_qty"])
+                order.update(status="filled", filled_qty=order["qty"], filled_avg_price=f"{price:.2f}",
+                             filled_at=_now(), updated_at=_now())
+                signed = delta if order["side"] == "buy" else -delta
+                self.cash -= signed * price
+                self._move(order["symbol"], signed, price)
 
     def _move(self, symbol: str, delta: float, price: float) -> None:
         held = self.positions.get(symbol)

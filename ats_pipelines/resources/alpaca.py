@@ -23,7 +23,9 @@ from ats_pipelines.resources.vendor import VendorApiResource
 
 
 class AlpacaBroker:
-    """The Broker interface over an Alpaca :class:`ApiClient`."""
+    """The Broker interface over an Alpaca :class:`ApiClient`: one account for every strategy."""
+
+    account_wide = True
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client
@@ -37,18 +39,30 @@ class AlpacaBroker:
             try:
                 return _order(self.client.request_json("POST", "/v2/orders", json=body, idempotent=False))
             except ApiUncertainError:
-                existing = self.order_by_client_id(request.client_order_id)
+                existing = self._look_up_after_a_lost_answer(request.client_order_id)
                 if existing is not None:
                     return existing  # the broker took it before the answer was lost
                 if attempt:
                     raise
             except ApiError as exc:
                 if exc.status == 422 and "client_order_id" in str(exc):
-                    existing = self.order_by_client_id(request.client_order_id)
+                    # The broker holds an order with this id: it is ours, whatever the look-up says.
+                    existing = self._look_up_after_a_lost_answer(request.client_order_id)
                     if existing is not None:
                         return existing
+                    raise ApiUncertainError(exc.vendor, exc.status, exc.path, str(exc)) from None
                 raise
         raise AssertionError("unreachable")
+
+    def _look_up_after_a_lost_answer(self, client_order_id: str) -> BrokerOrder | None:
+        """The order by its id, None when the broker says it has none; a look-up that itself gets no clear
+        answer (5xx, timeouts after every retry) is :class:`ApiUncertainError`: the broker may hold it."""
+        try:
+            return self.order_by_client_id(client_order_id)
+        except ApiUncertainError:
+            raise
+        except ApiError as exc:
+            raise ApiUncertainError(exc.vendor, exc.status, exc.path, f"look-up after a lost answer: {exc}") from None
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         try:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from ats_pipelines.resources.http import ApiError, ApiUncertainError
+
 OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled", "accepted_for_bidding", "held",
                            "pending_review", "pending_cancel", "pending_replace", "calculated", "done_for_day"})
 
@@ -78,8 +80,20 @@ class Account:
     last_equity: float
 
 
+def refused_by_broker(exc: Exception) -> bool:
+    """Whether a failed submit is the broker's own refusal of the order (a 4xx about it: 403 buying power,
+    422 invalid order...), the only failure that may mark an order ``rejected``. Timeouts, 5xx, 401 (our key),
+    408 and 429, and anything that is no answer at all leave it unknown: the broker may hold it."""
+    status = getattr(exc, "status", None)
+    return (isinstance(exc, ApiError) and not isinstance(exc, ApiUncertainError) and status is not None
+            and 400 <= status < 500 and status not in {401, 408, 429})
+
+
 class Broker(Protocol):
-    """The operations the trading domain needs from a broker."""
+    """The operations the trading domain needs from a broker. ``account_wide``: one account holds every
+    strategy's positions and orders (Alpaca), so a strategy's own book comes from its recorded fills."""
+
+    account_wide: bool
 
     def submit_order(self, request: OrderRequest) -> BrokerOrder: ...
 

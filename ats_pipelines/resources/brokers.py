@@ -14,8 +14,10 @@ from ats_pipelines.resources.alpaca import AlpacaResource
 from ats_pipelines.resources.broker import Broker
 from ats_pipelines.resources.simulated_broker import SimulatedBroker
 from ats_pipelines.resources.timescale import TimescaleResource
+from ats_pipelines.sql_files import read_sql_beside
 
 KINDS = ("simulated", "alpaca")
+STRATEGY_IDS_SQL = read_sql_beside(__file__, "strategy_ids.sql")
 
 
 class BrokerResource(dg.ConfigurableResource):
@@ -42,12 +44,28 @@ class BrokerResource(dg.ConfigurableResource):
     def broker(self, timescale: TimescaleResource, strategy_id: str) -> Iterator[Broker]:
         """The broker of ``strategy_id`` for one run."""
         if self.chosen() == "alpaca":
-            alpaca = AlpacaResource(api_key=os.environ.get("ALPACA_API_KEY_ID", ""),
-                                    secret_key=os.environ.get("ALPACA_API_SECRET_KEY", ""),
-                                    base_url=self.alpaca_base_url, timeout_seconds=self.timeout_seconds)
-            with alpaca.broker() as broker:
+            with self._alpaca().broker() as broker:
                 yield broker
             return
-        yield SimulatedBroker.replaying(timescale, strategy_id, datetime.now(UTC), slippage_bps=self.slippage_bps,
-                                        commission_per_share=self.commission_per_share,
-                                        max_volume_share=self.max_volume_share, cash=self.cash)
+        yield self._simulated(timescale, strategy_id)
+
+    @contextmanager
+    def accounts(self, timescale: TimescaleResource) -> Iterator[list[tuple[str | None, Broker]]]:
+        """Every account the chosen broker holds, for an emergency stop: Alpaca's one account (strategy None),
+        or each strategy's simulated book (strategies table). Never another broker than ``chosen``."""
+        if self.chosen() == "alpaca":
+            with self._alpaca().broker() as broker:
+                yield [(None, broker)]
+            return
+        strategies = timescale.read(STRATEGY_IDS_SQL)["strategy_id"].to_list()
+        yield [(strategy, self._simulated(timescale, strategy)) for strategy in strategies]
+
+    def _alpaca(self) -> AlpacaResource:
+        return AlpacaResource(api_key=os.environ.get("ALPACA_API_KEY_ID", ""),
+                              secret_key=os.environ.get("ALPACA_API_SECRET_KEY", ""),
+                              base_url=self.alpaca_base_url, timeout_seconds=self.timeout_seconds)
+
+    def _simulated(self, timescale: TimescaleResource, strategy_id: str) -> SimulatedBroker:
+        return SimulatedBroker.replaying(timescale, strategy_id, datetime.now(UTC), slippage_bps=self.slippage_bps,
+                                         commission_per_share=self.commission_per_share,
+                                         max_volume_share=self.max_volume_share, cash=self.cash)

@@ -83,6 +83,11 @@ ALL_PATTERNS: tuple[KeyPattern, ...] = (
     PENDING_ORDERS, SYSTEM_STATUS, COMPONENT_STATUS, EMERGENCY_STATUS, WS_LAST_TRADE, WS_LAST_QUOTE, WS_AGG,
 )
 
+# Additions to the spec's keys: each strategy's own positions (the spec's position:{symbol} is one per symbol,
+# so it holds the symbol across strategies).
+STRATEGY_POSITIONS = KeyPattern("strategy:{strategy_id}:positions", "set", "Symbols a strategy holds")
+STRATEGY_POSITION = KeyPattern("strategy:{strategy_id}:position:{symbol}", "hash", "A strategy's position")
+
 
 def feature(symbol: str, feature_name: str, timeframe: str) -> str:
     return FEATURE.build(symbol=symbol, feature_name=feature_name, timeframe=timeframe)

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from ats_pipelines.market_calendar import REGULAR_HOURS_SQL, early_close_days
 from ats_pipelines.resources.broker import Account, BrokerOrder, BrokerPosition, OrderRequest
+from ats_pipelines.resources.corporate_actions import Dividend, Split, corporate_actions
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -41,7 +42,9 @@ class _Holding:
 
 
 class SimulatedBroker:
-    """See the module docstring; advance :attr:`clock` as simulated time passes."""
+    """See the module docstring; advance :attr:`clock` as simulated time passes. One book per strategy."""
+
+    account_wide = False
 
     def __init__(self, timescale: TimescaleResource, clock: datetime, *, timeframe: str = "1m",
                  slippage_bps: float = 5.0, commission_per_share: float = 0.005, max_volume_share: float = 0.1,
@@ -53,6 +56,7 @@ class SimulatedBroker:
         self.cash = self.start_equity = money(cash)
         self.realized_pnl = Decimal(0)
         self.commissions = Decimal(0)
+        self.dividends = Decimal(0)
         self._orders: dict[str, BrokerOrder] = {}
         self._holdings: dict[str, _Holding] = {}
 
@@ -129,20 +133,61 @@ class SimulatedBroker:
     def replaying(cls, timescale: TimescaleResource, strategy_id: str, clock: datetime, **settings: float
                   ) -> SimulatedBroker:
         """A simulated broker whose book is rebuilt from the strategy's recorded orders and fills, so its
-        positions and cash carry over from run to run (the orders table is its memory)."""
+        positions and cash carry over from run to run (the orders table is its memory), with the splits and
+        dividends of what it held applied in time order (an order counts from when it was recorded):
+
+        * a split multiplies the quantity held by its ratio and divides the entry price by it, once the clock
+          has reached its execution date or the stored history is already adjusted (the marks are then in
+          post-split units), so a split changes neither equity nor P&L;
+        * a dividend credits its cash per share held when the ex-date began, on the pay date, once."""
         broker = cls(timescale, clock, **settings)
-        for row in timescale.read(STRATEGY_FILLS_SQL, {"strategy_id": strategy_id}).iter_rows(named=True):
-            client_id = f"ats-{uuid.UUID(row['order_id']).hex}"
-            commission = Decimal(str(row["commission"] or 0))
-            if row["filled_quantity"]:
-                sign = 1 if row["side"] == "buy" else -1
-                broker._book(row["symbol"], sign * Decimal(str(row["filled_quantity"])),
-                             Decimal(str(row["filled_price"])), commission)
-            broker._orders[client_id] = BrokerOrder(
-                str(uuid.uuid5(SIM_NAMESPACE, client_id)), client_id, row["symbol"], row["side"], row["quantity"],
-                "market", row["status"], row["filled_quantity"] or 0.0, row["filled_price"], None, row["timestamp"],
-                row["updated_at"], float(commission))
+        fills = timescale.read(STRATEGY_FILLS_SQL, {"strategy_id": strategy_id})
+        actions = corporate_actions(timescale, fills["symbol"].to_list()) if fills.height else []
+        events: list[tuple[datetime, int, int, object]] = [(row["timestamp"], 1, i, row) for i, row in
+                                                           enumerate(fills.iter_rows(named=True))]
+        for i, action in enumerate(actions):
+            events.append((action.at if isinstance(action, Split) else action.ex, 0, i, action))
+            if isinstance(action, Dividend):
+                events.append((action.paid, 0, i, ("paid", action)))
+        owed: dict[Dividend, Decimal] = {}
+        for at, _, _, event in sorted(events, key=lambda e: e[:3]):
+            if isinstance(event, Split):
+                if at <= clock or event.history_adjusted:
+                    broker._split(event)
+            elif isinstance(event, Dividend):
+                if at <= clock and event.symbol in broker._holdings:
+                    owed[event] = broker._holdings[event.symbol].qty
+            elif isinstance(event, tuple):
+                dividend = event[1]
+                if at <= clock and dividend in owed:
+                    broker._credit_dividend(money(owed.pop(dividend) * dividend.amount))
+            else:
+                broker._replay_order(event)
         return broker
+
+    def _replay_order(self, row: dict) -> None:
+        client_id = f"ats-{uuid.UUID(row['order_id']).hex}"
+        commission = Decimal(str(row["commission"] or 0))
+        if row["filled_quantity"]:
+            sign = 1 if row["side"] == "buy" else -1
+            self._book(row["symbol"], sign * Decimal(str(row["filled_quantity"])), Decimal(str(row["filled_price"])),
+                       commission)
+        self._orders[client_id] = BrokerOrder(
+            str(uuid.uuid5(SIM_NAMESPACE, client_id)), client_id, row["symbol"], row["side"], row["quantity"],
+            "market", row["status"], row["filled_quantity"] or 0.0, row["filled_price"], None, row["timestamp"],
+            row["updated_at"], float(commission))
+
+    def _split(self, split: Split) -> None:
+        """Quantity x ratio, entry price / ratio: the holding's cost and value are unchanged."""
+        holding = self._holdings.get(split.symbol)
+        if holding is not None:
+            holding.qty *= split.ratio
+            holding.avg_price /= split.ratio
+
+    def _credit_dividend(self, cash: Decimal) -> None:
+        self.cash += cash
+        self.dividends += cash
+        self.realized_pnl += cash
 
     def open_orders(self) -> list[BrokerOrder]:
         return [o for o in self._orders.values() if o.is_open]
@@ -169,7 +214,8 @@ class SimulatedBroker:
         return held
 
     def close_all_positions(self) -> list[BrokerOrder]:
-        return [self.submit_order(OrderRequest(f"close-{uuid.uuid4().hex[:20]}", symbol,
+        """Market orders closing every holding, under ids the orders table can record (``ats-<uuid hex>``)."""
+        return [self.submit_order(OrderRequest(f"ats-{uuid.uuid4().hex}", symbol,
                                                "sell" if h.qty > 0 else "buy", float(abs(h.qty))))
                 for symbol, h in list(self._holdings.items())]
 

@@ -59,7 +59,8 @@ class TradingCacheConfig(dg.Config):
     order_days: int = Field(default=7, description="finished orders stay cached this many days after their update")
 
 
-@dg.asset(**CACHE, description="Redis active_positions, position:{symbol}, order:{order_id}, pending_orders and "
+@dg.asset(**CACHE, description="Redis active_positions, position:{symbol} (across strategies), each strategy's "
+          "strategy:{id}:positions and strategy:{id}:position:{symbol}, order:{order_id}, pending_orders and "
           "emergency:status, from positions, orders and emergency_events.")
 def trading_cache(config: TradingCacheConfig, timescale: TimescaleResource, redis: RedisResource
                   ) -> dg.MaterializeResult:

@@ -9,6 +9,7 @@ the commands go through ``RedisResource.send_encoded`` (RESP encoded in bulk by 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ FEATURE_HISTORY_SQL = read_sql_beside(__file__, "feature_history.sql")
 MODEL_METADATA_SQL = read_sql_beside(__file__, "model_metadata.sql")
 RECENT_PREDICTIONS_SQL = read_sql_beside(__file__, "recent_predictions.sql")
 OPEN_POSITIONS_SQL = read_sql_beside(__file__, "open_positions.sql")
+STRATEGY_POSITIONS_SQL = read_sql_beside(__file__, "strategy_positions.sql")
 RECENT_ORDERS_SQL = read_sql_beside(__file__, "recent_orders.sql")
 
 
@@ -109,26 +111,43 @@ def refresh_models(timescale: TimescaleResource, redis: RedisResource, history: 
 
 
 def refresh_trading(timescale: TimescaleResource, redis: RedisResource, order_days: int) -> Refreshed:
-    """``active_positions`` and ``position:{symbol}`` (open positions; keys of positions no longer open are
-    deleted), ``order:{order_id}`` (pending orders and those updated in the last ``order_days`` days),
-    ``pending_orders``, and ``emergency:status`` (the newest unresolved emergency event, or inactive)."""
+    """``active_positions`` and ``position:{symbol}`` (open positions, each symbol across strategies; keys of
+    positions no longer open are deleted), each strategy's own ``strategy:{id}:positions`` and
+    ``strategy:{id}:position:{symbol}``, ``order:{order_id}`` (pending orders and those updated in the last
+    ``order_days`` days), ``pending_orders``, and ``emergency:status`` (the newest unresolved emergency event,
+    or inactive)."""
     positions = timescale.read(OPEN_POSITIONS_SQL)
     orders = timescale.read(RECENT_ORDERS_SQL, {"days": order_days})
     emergency = stop_in_force(timescale)
     open_symbols = positions["symbol"].to_list() if positions.height else []
-    gone = redis.members(redis_keys.ACTIVE_POSITIONS.build()) - set(open_symbols)
-    redis.delete(*(redis_keys.POSITION.build(symbol=s) for s in gone))
-    redis.set_members(redis_keys.ACTIVE_POSITIONS.build(), open_symbols)
+    gone = _replace_members(redis, redis_keys.ACTIVE_POSITIONS.build(), open_symbols,
+                            lambda s: redis_keys.POSITION.build(symbol=s))
     pending = orders.filter(pl.col("pending"))["order_id"].to_list() if orders.height else []
     redis.set_members(redis_keys.PENDING_ORDERS.build(), pending)
     commands = replace_hashes(redis, positions.with_columns(redis_keys.POSITION.column(positions, symbol="symbol")))
+    own = timescale.read(STRATEGY_POSITIONS_SQL)
+    for strategy_id, held in own.group_by("strategy_id", maintain_order=True):
+        strategy_id, held = strategy_id[0], held.filter(pl.col("status") == "open")
+        gone += _replace_members(
+            redis, redis_keys.STRATEGY_POSITIONS.build(strategy_id=strategy_id), held["symbol"].to_list(),
+            lambda symbol, sid=strategy_id: redis_keys.STRATEGY_POSITION.build(strategy_id=sid, symbol=symbol))
+        commands += replace_hashes(redis, held.with_columns(redis_keys.STRATEGY_POSITION.column(
+            held, strategy_id="strategy_id", symbol="symbol")))
     orders = orders.drop("pending")
     commands += replace_hashes(redis, orders.with_columns(redis_keys.ORDER.column(orders, order_id="order_id")))
     status = ({"active": True, **emergency} if emergency is not None
               else {"active": False, "checked_at": datetime.now(UTC).isoformat()})
     redis.set_values({redis_keys.EMERGENCY_STATUS.build(): json.dumps(status)})
-    return Refreshed(len(open_symbols) + orders.height + 3 + len(gone), commands + 3,
+    return Refreshed(len(open_symbols) + orders.height + 3 + gone, commands + 3,
                      positions.height + orders.height + (emergency is not None))
+
+
+def _replace_members(redis: RedisResource, key: str, members: list[str], member_key: Callable[[str], str]) -> int:
+    """Make the set at ``key`` hold ``members``, deleting the keys of members no longer in it; returns how many."""
+    gone = redis.members(key) - set(members)
+    redis.delete(*(member_key(m) for m in gone))
+    redis.set_members(key, members)
+    return len(gone)
 
 
 def refresh_status(timescale: TimescaleResource, redis: RedisResource, instance: dg.DagsterInstance) -> Refreshed:

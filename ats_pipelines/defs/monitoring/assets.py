@@ -8,6 +8,8 @@ import polars as pl
 
 from ats_pipelines.defs.monitoring.trading_metrics import equity_markdown, metric_rows
 from ats_pipelines.defs.trading.assets import StrategyConfig
+from ats_pipelines.defs.trading.orders import strategy_positions
+from ats_pipelines.defs.trading.strategies import strategies
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.sql_files import read_sql_beside
@@ -49,18 +51,23 @@ def system_metrics(
     group_name="monitoring",
     deps=["orders", "positions"],
     kinds={"python", "broker", "timescaledb"},
-    description="Daily trading metrics per strategy (equity, the day's P&L, gross exposure, max drawdown, Sharpe, "
+    description="Daily trading metrics of every strategy (equity, the day's P&L, gross exposure, max drawdown, Sharpe, "
     "win rate of round trips, realised P&L) and per symbol (position value, unrealised P&L), from the broker and "
     "the orders; the materialization shows the headline numbers and the equity curve.",
 )
 def trading_metrics(config: StrategyConfig, timescale: TimescaleResource, broker: BrokerResource
                     ) -> dg.MaterializeResult:
-    strategy_id = config.strategy_id(timescale)
+    named = config.strategy_id(timescale)
     day = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    with broker.broker(timescale, strategy_id) as client:
-        rows = metric_rows(timescale, client, strategy_id, day)
+    frames = []
+    for strategy in strategies(timescale):
+        with broker.broker(timescale, strategy.strategy_id) as client:
+            held = strategy_positions(timescale, client, strategy.strategy_id)
+            frames.append(metric_rows(timescale, client, strategy.strategy_id, day, held))
+    rows = pl.concat(frames)
     result = timescale.write("trading_metrics", rows)
-    headline = {name: round(value, 4) for name, value in
-                rows.filter(pl.col("symbol").is_null()).select("metric_name", "metric_value").iter_rows()}
+    headline = {name: round(value, 4) for name, value in rows.filter(pl.col("symbol").is_null() & (
+        pl.col("strategy_id") == named)).select("metric_name", "metric_value").iter_rows()}
     return dg.MaterializeResult(metadata={**headline, **result.as_metadata(), "strategy": config.strategy,
-                                          "equity_curve": dg.MetadataValue.md(equity_markdown(timescale, strategy_id))})
+                                          "strategies": len(frames),
+                                          "equity_curve": dg.MetadataValue.md(equity_markdown(timescale, named))})

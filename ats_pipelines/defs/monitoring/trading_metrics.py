@@ -7,62 +7,107 @@ import base64
 import io
 import math
 from collections import defaultdict, deque
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import polars as pl
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ats_pipelines.resources import TimescaleResource
-from ats_pipelines.resources.broker import Broker
+from ats_pipelines.resources.broker import Broker, BrokerPosition
+from ats_pipelines.resources.corporate_actions import Dividend, Split, corporate_actions
 from ats_pipelines.sql_files import read_sql_beside
 
 EQUITY_HISTORY_SQL = read_sql_beside(__file__, "equity_history.sql")
 FILLED_ORDERS_SQL = read_sql_beside(__file__, "filled_orders.sql")
 
 
-def round_trip_pnl(fills: pl.DataFrame) -> list[float]:
-    """Realised P&L of every closing fill, matching it against the earliest open lots (FIFO), net of the
-    commissions of both sides."""
-    lots: dict[str, deque] = defaultdict(deque)  # symbol -> [quantity (signed), price, commission per share]
-    results = []
-    for symbol, side, quantity, price, commission in fills.iter_rows():
-        signed = quantity if side == "buy" else -quantity
-        per_share = commission / quantity
-        book, pnl, closed = lots[symbol], 0.0, False
-        while signed and book and (book[0][0] > 0) != (signed > 0):
-            lot = book[0]
+@dataclass
+class FifoBook:
+    """What a strategy's fills add up to, matched first in, first out: the realised P&L of every closing fill
+    (net of the commissions of both sides), the dividends received, and the lots still open by symbol
+    (``[quantity (signed), price, commission per share]``)."""
+
+    round_trips: list[float] = field(default_factory=list)
+    dividends: float = 0.0
+    lots: dict[str, deque] = field(default_factory=lambda: defaultdict(deque))
+
+
+def fifo_book(fills: pl.DataFrame, actions: Sequence[Split | Dividend] = (), until: datetime | None = None
+              ) -> FifoBook:
+    """Match ``fills`` (symbol, side, quantity, price, commission; and ``timestamp`` when ``actions`` are
+    given) oldest first. Splits before a fill turn its symbol's open lots into post-split units (quantity x
+    ratio, price and commission per share / ratio), so a pre-split buy pairs with a post-split sell of four
+    times the shares; a dividend pays its amount per share held when its ex-date began, once paid (by
+    ``until``)."""
+    book, pending, owed = FifoBook(), sorted(actions, key=_action_time), {}
+
+    def apply_actions(up_to: datetime | None) -> None:
+        """Splits and ex-dates up to ``up_to``, then the dividends paid by then (and by ``until``)."""
+        while pending and (up_to is None or _action_time(pending[0]) <= up_to):
+            action = pending.pop(0)
+            lots = book.lots[action.symbol]
+            if isinstance(action, Split):
+                ratio = float(action.ratio)
+                for lot in lots:
+                    lot[0], lot[1], lot[2] = lot[0] * ratio, lot[1] / ratio, lot[2] / ratio
+            else:
+                owed[action] = sum(lot[0] for lot in lots)
+        for dividend in [d for d in owed if (up_to is None or d.paid <= up_to) and (until is None or d.paid <= until)]:
+            book.dividends += owed.pop(dividend) * float(dividend.amount)
+
+    for row in fills.iter_rows(named=True):
+        if actions:
+            apply_actions(row["timestamp"])
+        symbol, quantity, price = row["symbol"], row["quantity"], row["price"]
+        signed = quantity if row["side"] == "buy" else -quantity
+        per_share = row["commission"] / quantity
+        lots, pnl, closed = book.lots[symbol], 0.0, False
+        while signed and lots and (lots[0][0] > 0) != (signed > 0):
+            lot = lots[0]
             take = min(abs(signed), abs(lot[0]))
             direction = 1 if lot[0] > 0 else -1
             pnl += (price - lot[1]) * take * direction - (lot[2] + per_share) * take
             lot[0] -= take * direction
             signed += take * direction
             closed = True
-            if not lot[0]:
-                book.popleft()
+            if abs(lot[0]) < 1e-9:
+                lots.popleft()
         if signed:
-            book.append([signed, price, per_share])
+            lots.append([signed, price, per_share])
         if closed:
-            results.append(pnl)
-    return results
+            book.round_trips.append(pnl)
+    apply_actions(until)
+    return book
 
 
-def metric_rows(timescale: TimescaleResource, broker: Broker, strategy_id: str, day: datetime) -> pl.DataFrame:
-    """Today's ``trading_metrics`` rows of the strategy (``day`` is the row time, midnight UTC)."""
-    account, held = broker.account(), broker.positions()
+def _action_time(action: Split | Dividend) -> datetime:
+    return action.at if isinstance(action, Split) else action.ex
+
+
+def metric_rows(timescale: TimescaleResource, broker: Broker, strategy_id: str, day: datetime,
+                held: list[BrokerPosition]) -> pl.DataFrame:
+    """Today's ``trading_metrics`` rows of the strategy (``day`` is the row time, midnight UTC) holding ``held``
+    (its own positions); equity and the day's P&L are the broker account's."""
+    account = broker.account()
     history = timescale.read(EQUITY_HISTORY_SQL, {"strategy_id": strategy_id})
     curve = [e for t, e in history.iter_rows() if t < day] + [account.equity]
     peak = max(curve)
     returns = [b / a - 1 for a, b in zip(curve, curve[1:], strict=False) if a]
     sd = _stdev(returns)
-    wins = round_trip_pnl(timescale.read(FILLED_ORDERS_SQL, {"strategy_id": strategy_id}))
+    fills = timescale.read(FILLED_ORDERS_SQL, {"strategy_id": strategy_id})
+    fifo = fifo_book(fills, corporate_actions(timescale, fills["symbol"].to_list()), until=datetime.now(UTC))
+    wins = fifo.round_trips
     metrics: dict[str, float | None] = {
         "equity": account.equity, "daily_pnl": account.equity - account.last_equity,
         "gross_exposure": sum(abs(p.qty) * p.current_price for p in held), "open_positions": len(held),
         "max_drawdown": (peak - min(curve[curve.index(peak):])) / peak if peak else 0.0,
         "sharpe": sum(returns) / len(returns) / sd * math.sqrt(252) if sd else None,
         "win_rate": sum(p > 0 for p in wins) / len(wins) if wins else None,
-        "realized_pnl": sum(wins),
+        "realized_pnl": sum(wins) + fifo.dividends,
+        "dividends": fifo.dividends,
     }
     rows = [{"metric_name": k, "metric_value": v, "symbol": None} for k, v in metrics.items() if v is not None]
     for p in held:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from ats_pipelines.defs.monitoring.alerts import record_alert, resolve_alerts
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
-from ats_pipelines.resources.broker import Broker
+from ats_pipelines.resources.broker import Broker, BrokerOrder
 from ats_pipelines.sql_files import read_sql_beside
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,16 @@ def trigger_stop(timescale: TimescaleResource, redis: RedisResource, broker: Bro
                  description: str, triggered_by: str, liquidate: bool = False) -> str:
     """Record a stop, mirror it to Redis, cancel open orders and (``liquidate``) close every position.
     The database row comes first, so the stop holds even if the broker or Redis then fail."""
+    event_id = record_stop(timescale, redis, trigger_type=trigger_type, description=description,
+                           triggered_by=triggered_by, liquidate=liquidate)
+    if broker is not None:
+        act_at_brokers(timescale, event_id, [broker], liquidate=liquidate)
+    return event_id
+
+
+def record_stop(timescale: TimescaleResource, redis: RedisResource, *, trigger_type: str, description: str,
+                triggered_by: str, liquidate: bool = False) -> str:
+    """The stop itself: its ``emergency_events`` row, the Redis mirror and a critical alert; returns its id."""
     event_id = str(uuid.uuid4())
     timescale.execute(INSERT_EVENT_SQL, {
         "event_id": event_id, "trigger_type": trigger_type, "description": description, "triggered_by": triggered_by,
@@ -78,14 +88,22 @@ def trigger_stop(timescale: TimescaleResource, redis: RedisResource, broker: Bro
                     "triggered_at": datetime.now(UTC).isoformat()})
     record_alert(timescale, alert_type="emergency_stop", severity="critical", component="trading",
                  message=f"emergency stop ({trigger_type}): {description}", cause={"event_id": event_id})
-    if broker is not None:
-        canceled = broker.cancel_all_orders()
-        closing = broker.close_all_positions() if liquidate else []
-        value = sum(o.qty * (o.filled_avg_price or 0) for o in closing)
-        timescale.execute(ACTIONS_DONE_SQL, {"event_id": event_id, "positions_closed": len(closing),
-                                             "total_value": round(value, 8),
-                                             "metadata": json.dumps({"orders_canceled": canceled})})
     return event_id
+
+
+def act_at_brokers(timescale: TimescaleResource, event_id: str, brokers: list[Broker], *, liquidate: bool
+                   ) -> list[list[BrokerOrder]]:
+    """Cancel every open order at each broker (and, ``liquidate``, close every position), recording what was
+    done on the stop's row; returns each broker's closing orders."""
+    canceled, closing = 0, []
+    for broker in brokers:
+        canceled += broker.cancel_all_orders()
+        closing.append(broker.close_all_positions() if liquidate else [])
+    value = sum(o.qty * (o.filled_avg_price or 0) for orders in closing for o in orders)
+    timescale.execute(ACTIONS_DONE_SQL, {"event_id": event_id, "positions_closed": sum(map(len, closing)),
+                                         "total_value": round(value, 8),
+                                         "metadata": json.dumps({"orders_canceled": canceled})})
+    return closing
 
 
 def resume(timescale: TimescaleResource, redis: RedisResource, *, resolution: str, resolved_by: str) -> int:

@@ -1,28 +1,36 @@
 """Signals into orders, and orders and positions reconciled with the broker.
 
-For each signal, oldest first: size it and check the risk limits (a block is an alert with its reason),
-check the conditions that stop all trading (the day's loss, the drawdown, stale market data: any one
-triggers the emergency stop), read the emergency stop right before the submit (stopped or unknown:
-nothing goes out), record the order
-(its id, hence its ``client_order_id``, derived from the signal) and only then submit it. A broker that
-refuses orders ``max_broker_errors_in_a_row`` times in a row triggers the emergency stop.
+One placement at a time per strategy (:func:`placement_lock`). For each signal, oldest first: size it and
+check the risk limits against the book (positions plus open orders at the broker; a block is one alert per
+signal and rule), read the emergency stop (in force: nothing goes out and nothing is triggered again;
+unknown: nothing goes out, an alert, and the caller fails the run), check the conditions that stop all
+trading (the day's loss, the drawdown, stale market data: any one triggers the emergency stop), read the
+stop again right before the submit, record the order (its id, hence its ``client_order_id``, derived from
+the signal; a row another run recorded is left to it), record that it is being sent, and only then submit
+it. Only the broker's own refusal makes an order ``rejected``; any other failure leaves it pending, with an
+alert, for reconciliation. ``max_broker_errors_in_a_row`` failures in a row trigger the emergency stop.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import polars as pl
 
 from ats_pipelines.defs.monitoring.alerts import record_alert
-from ats_pipelines.defs.trading.emergency import stop_state, trigger_stop
-from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger
+from ats_pipelines.defs.monitoring.trading_metrics import FILLED_ORDERS_SQL, fifo_book
+from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
+from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger, trading_day_start
 from ats_pipelines.resources import RedisResource, TimescaleResource
-from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest
-from ats_pipelines.resources.http import ApiError, ApiUncertainError
+from ats_pipelines.resources.broker import Broker, BrokerOrder, BrokerPosition, OrderRequest, refused_by_broker
+from ats_pipelines.resources.corporate_actions import corporate_actions
+from ats_pipelines.resources.http import ApiError
 from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -31,12 +39,20 @@ ORDER_NAMESPACE = uuid.UUID("0b5c9a8e-41c3-4f7e-9f57-6a0f5d2c7e13")
 PENDING_SIGNALS_SQL = read_sql_beside(__file__, "pending_signals.sql")
 ORDERS_SINCE_SQL = read_sql_beside(__file__, "orders_since.sql")
 INSERT_ORDER_SQL = read_sql_beside(__file__, "insert_order.sql")
+RECORD_SUBMISSION_SQL = read_sql_beside(__file__, "record_submission.sql")
 UPDATE_ORDER_SQL = read_sql_beside(__file__, "update_order.sql")
+EXPIRE_ORDER_SQL = read_sql_beside(__file__, "expire_order.sql")
 OPEN_ORDERS_SQL = read_sql_beside(__file__, "open_orders.sql")
 SYNC_POSITION_SQL = read_sql_beside(__file__, "sync_position.sql")
 EQUITY_PEAK_SQL = read_sql_beside(__file__, "equity_peak.sql")
 NEWEST_BAR_SQL = read_sql_beside(__file__, "newest_bar.sql")
+LAST_CLOSES_SQL = read_sql_beside(__file__, "last_closes.sql")
 CLOSE_POSITIONS_SQL = read_sql_beside(__file__, "close_positions.sql")
+RECORD_BROKER_ORDER_SQL = read_sql_beside(__file__, "record_broker_order.sql")
+
+
+class PlacementBusy(RuntimeError):
+    """Another placement run of the strategy holds its lock."""
 
 
 def order_id(signal_id: str, strategy_id: str) -> str:
@@ -49,34 +65,114 @@ def client_order_id(order: str) -> str:
     return f"ats-{uuid.UUID(order).hex}"
 
 
+@contextmanager
+def placement_lock(timescale: TimescaleResource, strategy_id: str, wait_seconds: float) -> Iterator[None]:
+    """Hold the strategy's PostgreSQL advisory lock (a session lock on a connection kept for the block), so
+    one placement and reconciliation runs at a time per strategy, whoever starts it (schedule, manual run,
+    backfill, live loop). Waits up to ``wait_seconds`` for it, then raises :class:`PlacementBusy`."""
+    key = uuid.UUID(strategy_id).int % 2**63
+    deadline = time.monotonic() + wait_seconds
+    with timescale.connection() as conn:
+        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            conn.rollback()
+            if time.monotonic() >= deadline:
+                raise PlacementBusy(f"another placement run of strategy {strategy_id} holds its lock "
+                                    f"(waited {wait_seconds:g} s); nothing was placed")
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.commit()
+
+
 @dataclass
 class PlacementReport:
     """What a placement run did."""
 
     submitted: int = 0
     blocked: dict[str, str] = field(default_factory=dict)  # signal id -> reason
-    rejected: dict[str, str] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)  # refused by the broker
+    uncertain: dict[str, str] = field(default_factory=dict)  # no clear answer: pending until reconciled
+    recorded_elsewhere: int = 0  # orders another run recorded first (left to it)
     stopped: str | None = None
+    stop_unknown: bool = False
+
+    def add(self, other: PlacementReport, strategy: str) -> None:
+        """Count another strategy's run into this one (signals keyed ``strategy/signal id``)."""
+        self.submitted += other.submitted
+        self.recorded_elsewhere += other.recorded_elsewhere
+        for mine, theirs in ((self.blocked, other.blocked), (self.rejected, other.rejected),
+                             (self.uncertain, other.uncertain)):
+            mine.update({f"{strategy}/{signal}": reason for signal, reason in theirs.items()})
+        self.stopped = self.stopped or other.stopped
+        self.stop_unknown = self.stop_unknown or other.stop_unknown
 
     def as_metadata(self) -> dict[str, object]:
         return {"orders_submitted": self.submitted, "signals_blocked": len(self.blocked),
-                "orders_rejected": len(self.rejected), "emergency_stop": self.stopped or "none",
+                "orders_rejected": len(self.rejected), "orders_uncertain": len(self.uncertain),
+                "orders_recorded_elsewhere": self.recorded_elsewhere, "emergency_stop": self.stopped or "none",
                 "block_reasons": sorted(set(self.blocked.values()))[:20]}
+
+
+def strategy_positions(timescale: TimescaleResource, broker: Broker, strategy_id: str) -> list[BrokerPosition]:
+    """The strategy's own positions: the broker's, when it keeps an account per strategy (simulated); from an
+    account-wide broker (Alpaca), the strategy's fills matched first in, first out (splits applied), marked at
+    the broker's current price of the symbol. A symbol the account no longer holds at all is held by no
+    strategy (the broker is the truth of what is held: a manual liquidation closes it everywhere)."""
+    held = broker.positions()
+    if not broker.account_wide:
+        return held
+    fills = timescale.read(FILLED_ORDERS_SQL, {"strategy_id": strategy_id})
+    lots = fifo_book(fills, corporate_actions(timescale, fills["symbol"].to_list()), until=datetime.now(UTC)).lots
+    marks = {p.symbol: p.current_price for p in held}
+    positions = []
+    for symbol, open_lots in sorted(lots.items()):
+        qty = sum(lot[0] for lot in open_lots)
+        if abs(qty) < 1e-9 or symbol not in marks:
+            continue
+        entry = sum(lot[0] * lot[1] for lot in open_lots) / qty
+        price = marks[symbol]
+        positions.append(BrokerPosition(symbol, qty, entry, price, (price - entry) * qty,
+                                        (price - entry) / entry if entry else 0.0))
+    return positions
+
+
+def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, now: datetime) -> Book:
+    """The book the limits check: the strategy's positions, its open orders (those open at the broker, and
+    those the orders table still holds open: sent without a clear answer, or filled at the broker and not yet
+    reconciled, count as they may fill), and the orders it recorded since the trading day began in New York
+    (orders never sent and expired do not count)."""
+    held = strategy_positions(timescale, broker, strategy_id)
+    book = Book({p.symbol: p.qty for p in held}, {p.symbol: p.current_price for p in held},
+                timescale.read(ORDERS_SINCE_SQL, {"strategy_id": strategy_id, "since": trading_day_start(now)}).item())
+    recorded = {client_order_id(row["order_id"]): row for row in
+                timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id}).iter_rows(named=True)}
+    at_broker = {o.client_order_id: o for o in broker.open_orders()
+                 if not broker.account_wide or o.client_order_id in recorded}  # not another strategy's
+    still_open = [(o.symbol, o.side, max(o.qty - o.filled_qty, 0.0)) for o in at_broker.values()] + [
+        (row["symbol"], row["side"], row["remaining"]) for cid, row in recorded.items() if cid not in at_broker]
+    for symbol, side, remaining in still_open:
+        pending = book.open_buys if side == "buy" else book.open_sells
+        pending[symbol] = pending.get(symbol, 0.0) + remaining
+    unpriced = sorted(set(book.open_buys) - set(book.prices))
+    if unpriced:
+        book.prices.update(timescale.read(LAST_CLOSES_SQL, {"symbols": unpriced}).iter_rows())
+    return book
 
 
 def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Broker, *, strategy_id: str,
                  model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime
                  ) -> PlacementReport:
-    """Turn the window's new signals into orders; see the module docstring."""
+    """Turn the window's new signals into orders; see the module docstring. Call it under
+    :func:`placement_lock`."""
     report = PlacementReport()
     signals = timescale.read(PENDING_SIGNALS_SQL, {"start": window[0], "end": window[1], "model_name": model_name,
                                                    "strategy_id": strategy_id})
     if signals.height == 0:
         return report
-    held = {p.symbol: p for p in broker.positions()}
-    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    book = Book({s: p.qty for s, p in held.items()}, {s: p.current_price for s, p in held.items()},
-                timescale.read(ORDERS_SINCE_SQL, {"strategy_id": strategy_id, "since": day_start}).item())
+    book = risk_book(timescale, broker, strategy_id, now)
     # Neither changes while the run places orders; the broker's equity does, so it is read before each submit.
     peak_equity = timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item()
     newest_bar = timescale.read(NEWEST_BAR_SQL).item()
@@ -88,8 +184,11 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
         if reason:
             report.blocked[signal["signal_id"]] = reason
             _alert(timescale, "risk_limit", "warning", f"{side} {signal['symbol']} blocked: {reason}",
-                   {"signal_id": signal["signal_id"], "reason": reason})
+                   {"signal_id": signal["signal_id"], "strategy_id": strategy_id, "rule": reason.rule})
             continue
+        # A stop in force is not triggered again (nor its cancels repeated): read it before the triggers.
+        if _stop_blocks(timescale, stop_state(timescale, redis), report, strategy_id):
+            break
         account = broker.account()
         trigger = stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
                                peak_equity=peak_equity, newest_bar=newest_bar, now=now)
@@ -98,30 +197,31 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             trigger_stop(timescale, redis, broker, trigger_type=trigger[0], description=trigger[1],
                          triggered_by="risk")
             break
-        state = stop_state(timescale, redis)  # right before the submit, every time
-        if not state.orders_allowed:
-            report.stopped = state.detail
-            log.warning("no order goes out: %s", state.detail)
+        if _stop_blocks(timescale, stop_state(timescale, redis), report, strategy_id):  # right before the submit
             break
         order = order_id(signal["signal_id"], strategy_id)
-        timescale.execute(INSERT_ORDER_SQL, {"order_id": order, "symbol": signal["symbol"], "side": side,
-                                             "quantity": quantity, "signal_id": signal["signal_id"],
-                                             "strategy_id": strategy_id})
+        if not timescale.execute(INSERT_ORDER_SQL, {"order_id": order, "symbol": signal["symbol"], "side": side,
+                                                    "quantity": quantity, "signal_id": signal["signal_id"],
+                                                    "strategy_id": strategy_id}):
+            report.recorded_elsewhere += 1  # another run recorded it first: it submits, reconciliation settles
+            log.warning("order %s was recorded by another run; not submitted again", order)
+            continue
+        timescale.execute(RECORD_SUBMISSION_SQL, {"order_id": order})
         try:
             placed = broker.submit_order(OrderRequest(
                 client_order_id(order), signal["symbol"], side, quantity,
                 not_before=signal["timestamp"] + BAR_LENGTH[signal["timeframe"]]))
         except ApiError as exc:
             errors_in_a_row += 1
-            report.rejected[signal["signal_id"]] = str(exc)
-            if isinstance(exc, ApiUncertainError):
-                # The broker may hold it: the row stays pending_new and reconciliation settles it by its id.
-                _alert(timescale, "order_uncertain", "error", f"{side} {quantity:g} {signal['symbol']}: {exc}",
-                       {"order_id": order, "signal_id": signal["signal_id"]})
-            else:
+            what, cause = f"{side} {quantity:g} {signal['symbol']}: {exc}", {"order_id": order,
+                                                                             "signal_id": signal["signal_id"]}
+            if refused_by_broker(exc):
+                report.rejected[signal["signal_id"]] = str(exc)
                 timescale.execute(UPDATE_ORDER_SQL, _order_update(order, status="rejected"))
-                _alert(timescale, "order_rejected", "error", f"{side} {quantity:g} {signal['symbol']}: {exc}",
-                       {"order_id": order, "signal_id": signal["signal_id"]})
+                _alert(timescale, "order_rejected", "error", what, cause)
+            else:  # the broker may hold it: the row stays pending_new and reconciliation settles it by its id
+                report.uncertain[signal["signal_id"]] = str(exc)
+                _alert(timescale, "order_uncertain", "error", what, cause)
             if errors_in_a_row >= limits.max_broker_errors_in_a_row:
                 report.stopped = f"{errors_in_a_row} broker errors in a row"
                 trigger_stop(timescale, redis, broker, trigger_type="broker_errors", description=report.stopped,
@@ -130,26 +230,84 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             continue
         errors_in_a_row = 0
         report.submitted += 1
-        book.orders_today += 1
-        book.quantities[signal["symbol"]] = book.quantities.get(signal["symbol"], 0.0) + (
-            quantity if side == "buy" else -quantity)
+        book.ordered(side, signal["symbol"], quantity)
         timescale.execute(UPDATE_ORDER_SQL, _order_update(order, placed))
     return report
 
 
-def reconcile_orders(timescale: TimescaleResource, broker: Broker) -> int:
-    """Bring every order that is not final up to the broker's status and fills; returns how many changed."""
+def _stop_blocks(timescale: TimescaleResource, state: StopState, report: PlacementReport, strategy_id: str) -> bool:
+    """Whether the stop state blocks orders; an unknown state is also an alert (once per strategy and day)."""
+    if state.orders_allowed:
+        return False
+    report.stopped = state.detail
+    log.warning("no order goes out: %s", state.detail)
+    if state.active is None:
+        report.stop_unknown = True
+        try:
+            _alert(timescale, "stop_state_unknown", "critical", f"no order goes out: {state.detail}",
+                   {"strategy_id": strategy_id, "day": trading_day_start(datetime.now(UTC)).date()})
+        except Exception as exc:  # noqa: BLE001 - the database may be what is down; the run fails regardless
+            log.error("alert not recorded (%s)", exc)
+    return True
+
+
+def reconcile_orders(timescale: TimescaleResource, broker: Broker, pending_expiry_minutes: float = 15.0,
+                     strategy_id: str | None = None, expire: bool = True) -> int:
+    """Bring every order that is not final up to the broker's status and fills; returns how many changed.
+
+    An order the broker does not know is ``expired`` with an error alert when it was never sent (its run
+    stopped between recording and submitting) or was sent more than ``pending_expiry_minutes`` ago; until
+    then it stays pending. A look-up without a clear answer leaves the order as it is, with an alert.
+    ``strategy_id`` limits it to one strategy's orders (a simulated broker knows only its strategy's);
+    without ``expire`` nothing is expired (outside the placement lock, where a run may be mid-submit).
+    Call it under :func:`placement_lock`: an order being recorded right now has not been sent yet."""
     changed = 0
-    for order in timescale.read(OPEN_ORDERS_SQL)["order_id"].to_list():
-        found = broker.order_by_client_id(client_order_id(order))
+    for order, sent, minutes_since_sent in timescale.read(OPEN_ORDERS_SQL, {"strategy_id": strategy_id}).select(
+            "order_id", "sent", "minutes_since_sent").iter_rows():
+        try:
+            found = broker.order_by_client_id(client_order_id(order))
+        except ApiError as exc:
+            _alert(timescale, "order_uncertain", "error", f"order {order} could not be looked up: {exc}",
+                   {"order_id": order, "step": "reconcile"})
+            continue
         if found is not None:
             changed += timescale.execute(UPDATE_ORDER_SQL, _order_update(order, found))
+        elif expire and (not sent or minutes_since_sent >= pending_expiry_minutes):
+            why = ("never sent (its run stopped between recording and submitting it)" if not sent else
+                   f"sent {minutes_since_sent:.0f} minutes ago and not found at the broker "
+                   f"(limit {pending_expiry_minutes:g})")
+            if timescale.execute(EXPIRE_ORDER_SQL, {"order_id": order}):
+                changed += 1
+                _alert(timescale, "order_expired", "error", f"order {order} expired: {why}", {"order_id": order})
     return changed
 
 
+def stop_every_account(timescale: TimescaleResource, redis: RedisResource,
+                       accounts: Callable[[], AbstractContextManager[list[tuple[str | None, Broker]]]], *,
+                       description: str, triggered_by: str, liquidate: bool) -> tuple[str, int]:
+    """The manual emergency stop: recorded first (it holds even if no broker can be reached), then every
+    account of the chosen broker acted on (``accounts``: :meth:`BrokerResource.accounts`). A strategy's
+    simulated book keeps its memory in ``orders``, so its canceled orders and closing orders are written
+    there. Returns the stop's id and how many accounts were acted on."""
+    event = record_stop(timescale, redis, trigger_type="manual", description=description, triggered_by=triggered_by,
+                        liquidate=liquidate)
+    with accounts() as opened:
+        closing = act_at_brokers(timescale, event, [broker for _, broker in opened], liquidate=liquidate)
+        for (strategy, broker), orders in zip(opened, closing, strict=True):
+            if strategy is None:
+                continue
+            for placed in orders:
+                timescale.execute(RECORD_BROKER_ORDER_SQL, {**_order_update(str(uuid.UUID(
+                    placed.client_order_id.removeprefix("ats-"))), placed), "symbol": placed.symbol,
+                    "side": placed.side, "quantity": placed.qty, "strategy_id": strategy})
+            reconcile_orders(timescale, broker, strategy_id=strategy, expire=False)
+    return event, len(opened)
+
+
 def sync_positions(timescale: TimescaleResource, broker: Broker, strategy_id: str) -> pl.DataFrame:
-    """Make ``positions`` match the broker: open ones upserted with P&L, vanished ones kept as closed."""
-    held = broker.positions()
+    """Make the strategy's ``positions`` match its book at the broker (:func:`strategy_positions`): open ones
+    upserted with P&L, vanished ones kept as closed."""
+    held = strategy_positions(timescale, broker, strategy_id)
     for p in held:
         timescale.execute(SYNC_POSITION_SQL, {
             "position_id": str(uuid.uuid5(ORDER_NAMESPACE, f"position|{strategy_id}|{p.symbol}")), "symbol": p.symbol,
