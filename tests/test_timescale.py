@@ -314,32 +314,38 @@ def test_downgrade_removes_the_timescale_features_and_upgrade_restores_them(time
         assert conn.execute("SELECT count(*) FROM timescaledb_information.continuous_aggregates").fetchone()[0] == 3
 
 
+def compression_state(conn: psycopg.Connection, table: str, column: str) -> psycopg.Cursor:
+    """A hypertable's segmentby, orderby, compress_after, whether every chunk is compressed, and the type of
+    ``column``: what a migration that suspends compression must give back."""
+    return conn.execute(
+        "SELECT s.segmentby, s.orderby, j.config ->> 'compress_after',"
+        " (SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_name = %(table)s),"
+        " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+        "  WHERE attrelid = %(table)s::regclass AND attname = %(column)s)"
+        " FROM timescaledb_information.hypertable_compression_settings s"
+        " JOIN timescaledb_information.jobs j ON j.hypertable_name = %(table)s AND j.proc_name = 'policy_compression'"
+        " WHERE s.hypertable = %(table)s::regclass", {"table": table, "column": column})
+
+
 def test_widening_the_tick_symbols_keeps_compression_and_the_compressed_rows(timescale_url):
     """Migration 0009 on hypertables with compression enabled and a compressed chunk: down to 0008 and up
     again keeps the rows, the segmentby/orderby, the policy and the compressed state; then an OCC-ticker
     trade lands in the compressed chunk."""
     trade = {"timestamp": T0, "symbol": "AAPL", "price": 171.5, "size": 100, "exchange": "4", "trade_id": "t1"}
-    state_sql = ("SELECT s.segmentby, s.orderby, j.config ->> 'compress_after',"
-                 " (SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_name = %s),"
-                 " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-                 "  WHERE attrelid = %s::regclass AND attname = 'symbol')"
-                 " FROM timescaledb_information.hypertable_compression_settings s"
-                 " JOIN timescaledb_information.jobs j ON j.hypertable_name = %s AND j.proc_name = 'policy_compression'"
-                 " WHERE s.hypertable = %s::regclass")
     with connect(timescale_url) as conn:
         with conn.cursor() as cur:
             insert_rows(cur, "trades", pl.DataFrame([trade]))
         conn.execute("SELECT compress_chunk(c) FROM show_chunks('trades') c")
-        before = conn.execute(state_sql, ["trades"] * 4).fetchone()
+        before = compression_state(conn, "trades", "symbol").fetchone()
     assert before[3] is True and before[4] == "character varying(32)"
     with _timescale_required():
         migrate.downgrade(timescale_url, "0008")
     with connect(timescale_url) as conn:
-        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == (*before[:4], "character varying(16)")
+        assert compression_state(conn, "trades", "symbol").fetchone() == (*before[:4], "character varying(16)")
     with _timescale_required():
         migrate.upgrade(timescale_url)
     with connect(timescale_url) as conn:
-        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == before
+        assert compression_state(conn, "trades", "symbol").fetchone() == before
         with conn.cursor() as cur:
             insert_rows(cur, "trades", pl.DataFrame([{**trade, "symbol": "O:SPY240315C00500000", "trade_id": "h1"}]))
         assert conn.execute("SELECT symbol, price::float8 FROM trades ORDER BY symbol").fetchall() == [
@@ -352,28 +358,21 @@ def test_fractional_sizes_migration_keeps_compression_and_the_compressed_rows(ti
     """Migration 0011 on compressed tick hypertables: down to 0010 (sizes rounded back to INTEGER) and up again
     keeps the rows, segmentby/orderby, the policy and the compressed state; then 0.06 lands exactly."""
     trade = {"timestamp": T0, "symbol": "X:BTCUSD", "price": 64000.5, "size": 2, "exchange": "1", "trade_id": "c1"}
-    state_sql = ("SELECT s.segmentby, s.orderby, j.config ->> 'compress_after',"
-                 " (SELECT bool_and(is_compressed) FROM timescaledb_information.chunks WHERE hypertable_name = %s),"
-                 " (SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-                 "  WHERE attrelid = %s::regclass AND attname = 'size')"
-                 " FROM timescaledb_information.hypertable_compression_settings s"
-                 " JOIN timescaledb_information.jobs j ON j.hypertable_name = %s AND j.proc_name = 'policy_compression'"
-                 " WHERE s.hypertable = %s::regclass")
     with connect(timescale_url) as conn:
         with conn.cursor() as cur:
             insert_rows(cur, "trades", pl.DataFrame([trade]))
         conn.execute("SELECT compress_chunk(c) FROM show_chunks('trades') c")
-        before = conn.execute(state_sql, ["trades"] * 4).fetchone()
+        before = compression_state(conn, "trades", "size").fetchone()
     assert before[3] is True and before[4] == "numeric(20,8)"
     with _timescale_required():
         migrate.downgrade(timescale_url, "0010")
     with connect(timescale_url) as conn:
-        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == (*before[:4], "integer")
+        assert compression_state(conn, "trades", "size").fetchone() == (*before[:4], "integer")
         assert conn.execute("SELECT to_regclass('stream_bar_watermarks')").fetchone()[0] is None
     with _timescale_required():
         migrate.upgrade(timescale_url)
     with connect(timescale_url) as conn:
-        assert conn.execute(state_sql, ["trades"] * 4).fetchone() == before
+        assert compression_state(conn, "trades", "size").fetchone() == before
         with conn.cursor() as cur:
             insert_rows(cur, "trades", pl.DataFrame([{**trade, "size": 0.06, "trade_id": "c2"}]))
         assert conn.execute("SELECT trade_id, size FROM trades ORDER BY trade_id").fetchall() == [
