@@ -4,20 +4,30 @@ orders go out within the bar under the default limits."""
 
 from __future__ import annotations
 
-from datetime import date
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
+import pytest
 
 from ats_pipelines.defs.features.assets import features
 from ats_pipelines.defs.features.technical import NAMES
+from ats_pipelines.defs.models import registry
+from ats_pipelines.defs.models.assets import trading_signals
+from ats_pipelines.defs.models.signals import signal_rows
+from ats_pipelines.defs.trading.orders import client_order_id
+from ats_pipelines.fakes.alpaca_server import serve
 from ats_pipelines.live.bus import BarConsumer, publish_bars
 from ats_pipelines.live.features import LiveFeatures, write_features
-from ats_pipelines.resources import redis_keys
-from tests.conftest import run
-from tests.live_fixtures import session_bars
+from ats_pipelines.live.loop import LiveLoop, LiveSettings
+from ats_pipelines.resources import ModelStoreResource, redis_keys
+from ats_pipelines.resources.brokers import BrokerResource
+from tests.conftest import metadata, run
+from tests.live_fixtures import activate_model, session_bars
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
 DAY = date(2024, 3, 6)  # a Wednesday; the two sessions before it give the lead-in
+MODEL = "next_bar_direction_xgb"
 
 
 def stored_features(sql_conn, day: date) -> dict[tuple, float]:
@@ -52,3 +62,95 @@ def test_live_features_equal_what_the_features_asset_stores(db, cache, sql_conn)
     for symbol in SYMBOLS:
         assert float(cache.get(redis_keys.feature(symbol, "rsi_14", "1m"))) == stored[(symbol, newest, "rsi_14")]
         assert len(cache.history(redis_keys.feature_history(symbol, "sma_20", "1m"))) == 100
+
+
+class StepClock:
+    """The live clock of a test: each bar is received ``late`` after its end, then time runs at wall speed."""
+
+    def __init__(self) -> None:
+        self.at, self.origin = datetime(2024, 1, 1, tzinfo=UTC), time.monotonic()
+
+    def arrive(self, bar_end: datetime, late: timedelta = timedelta(milliseconds=50)) -> None:
+        self.at, self.origin = bar_end + late, time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.at + timedelta(seconds=time.monotonic() - self.origin)
+
+
+def feed(db, cache, loop: LiveLoop, clock: StepClock, minutes: pl.DataFrame, late=timedelta(milliseconds=50),
+         published: dict | None = None):
+    """Store, publish and handle each minute's bars in turn, the loop's clock just past each bar's end
+    (``published``: bar time -> wall time of the publish)."""
+    handled = []
+    for (t,), minute in minutes.group_by("timestamp", maintain_order=True):
+        db.write("stock_aggs", minute)
+        publish_bars(cache, minute)
+        if published is not None:
+            published[t] = time.time()
+        clock.arrive(t + timedelta(minutes=1), late)
+        handled += [loop.handle(entry) for entry in loop.bus.read(block_ms=10)]
+    return handled
+
+
+@pytest.fixture
+def store(tmp_path) -> ModelStoreResource:
+    return ModelStoreResource(directory=str(tmp_path / "models"))
+
+
+@pytest.fixture
+def alpaca(monkeypatch):
+    monkeypatch.setenv("ALPACA_API_KEY_ID", "demo-key-id")
+    monkeypatch.setenv("ALPACA_API_SECRET_KEY", "demo-secret")
+    monkeypatch.setenv("ALPACA_REQUESTS_PER_MINUTE", "60000")
+    with serve() as server:
+        yield server
+
+
+def market_before(db, day: date) -> tuple[pl.DataFrame, datetime]:
+    """Bars of the sessions before ``day`` stored with their features; the day's bars (to feed) and the last
+    bar time before it."""
+    bars = session_bars(SYMBOLS, date(2024, 3, 4), day)
+    before = bars.filter(pl.col("timestamp").dt.date() < day)
+    db.write("stock_aggs", before)
+    run([features], {"timescale": db}, "2024-03-04", (day - timedelta(days=1)).isoformat())
+    return bars.filter(pl.col("timestamp").dt.date() == day), before["timestamp"].max()
+
+
+def test_live_signals_are_the_batch_rows_and_orders_go_out_within_the_bar_under_default_limits(
+        db, cache, sql_conn, store, alpaca):
+    today, trained_through = market_before(db, DAY)
+    model_id = activate_model(db, store, MODEL, trained_through)
+    clock = StepClock()
+    broker = BrokerResource(kind="alpaca", alpaca_base_url=alpaca.base_url)
+    with LiveLoop(db, cache, broker, store, SYMBOLS, LiveSettings(model_name=MODEL), clock=clock,
+                  consumer="t") as loop:
+        published: dict[datetime, float] = {}
+        handled = feed(db, cache, loop, clock, today.head(3 * 61), published=published)
+        stale = feed(db, cache, loop, clock, today.slice(3 * 61, 3), late=timedelta(minutes=61))
+    assert len(handled) == 61 and handled[0].features == 0  # the pre-market bar carries no features
+    live = sql_conn.execute("SELECT signal_id::text, model_id::text FROM trading_signals").fetchall()
+    assert live and {m for _, m in live} == {model_id}
+    # The after-close batch run computes the same rows and so writes nothing.
+    run([features], {"timescale": db}, DAY.isoformat())
+    model = registry.active_model(db, MODEL)
+    window = (datetime.combine(DAY, datetime.min.time(), UTC), datetime.combine(DAY, datetime.min.time(), UTC)
+              + timedelta(days=1))
+    batch, _ = signal_rows(db, store, model, window, 0.6)
+    assert sorted(batch["signal_id"]) == sorted(s for s, _ in live)
+    result = run([trading_signals], {"timescale": db, "model_store": store}, DAY.isoformat(),
+                 run_config={"ops": {"trading_signals": {"config": {"model_name": MODEL}}}})
+    md = metadata(result, "trading_signals")
+    assert (md["rows_inserted"], md["rows_updated"]) == (0, 0) and md["buy"] + md["sell"] == len(live)
+    # Default limits: orders went out at once, each once, before the bar's successor ended.
+    submitted = sum(h.report.submitted for h in handled)
+    orders = sql_conn.execute("SELECT o.order_id::text, s.timestamp FROM orders o JOIN trading_signals s"
+                              " USING (signal_id)").fetchall()
+    assert submitted > 0 and len(orders) == submitted == len(alpaca.arrivals)
+    assert not any("minutes old" in r for h in handled for r in h.report.blocked.values())
+    for order, bar in orders:  # received while the bar's successor was still forming
+        assert 0 < alpaca.arrivals[client_order_id(order)] - published[bar] < 60
+    # A bar received 61 minutes after its end: its signals are blocked with the reason.
+    assert stale[0].signals > 0 and stale[0].report.submitted == 0
+    assert set(stale[0].report.blocked.values()) == {"signal is 61 minutes old (limit 60)"}
+    equity = sql_conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'").fetchone()[0]
+    assert equity == 62

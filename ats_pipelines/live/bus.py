@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -69,6 +70,7 @@ class BarEntry:
     timeframe: str
     timestamp: datetime
     bars: pl.DataFrame  # BAR_SCHEMA
+    received_at: float  # time.time() when the loop read it
 
     @property
     def end(self) -> datetime:
@@ -105,6 +107,10 @@ class BarConsumer:
         reply = self.redis.client.xreadgroup(GROUP, self.consumer, {self.key: ">"}, count=count, block=block_ms)
         return [self._entry(i, f) for i, f in (reply[0][1] if reply else [])]
 
+    def rewind(self) -> None:
+        """Read this consumer's unacknowledged entries again before new ones (after a failed entry)."""
+        self._backlog = True
+
     def ack(self, entry: BarEntry) -> None:
         self.redis.client.xack(self.key, GROUP, entry.entry_id)
 
@@ -118,4 +124,4 @@ class BarConsumer:
         frame = pl.DataFrame(rows, schema=[c for c in BAR_FIELDS], orient="row").with_columns(
             pl.lit(timestamp).cast(BAR_SCHEMA["timestamp"]).alias("timestamp")).select(
             [pl.col(c).cast(t) for c, t in BAR_SCHEMA.items()])
-        return BarEntry(entry_id, self.timeframe, timestamp, frame)
+        return BarEntry(entry_id, self.timeframe, timestamp, frame, time.time())

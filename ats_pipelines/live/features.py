@@ -20,7 +20,7 @@ import polars as pl
 from ats_pipelines.defs.features.assets import BAR_SCHEMA, read_bars
 from ats_pipelines.defs.features.rows import FEATURE_SCALE, MAX_ABS_VALUE, stored_value
 from ats_pipelines.defs.features.technical import NAMES, compute_technical
-from ats_pipelines.market_calendar import sessions
+from ats_pipelines.market_calendar import in_regular_session
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.resp import encode
 
@@ -47,9 +47,7 @@ class LiveFeatures:
 
     def in_session(self, timestamp: datetime) -> bool:
         """Whether the features carry a bar of this time: 1m features see the regular session only."""
-        if self.timeframe != "1m":
-            return True
-        return any(s.open <= timestamp < s.close for s in _sessions_of(timestamp.date()))
+        return self.timeframe != "1m" or in_regular_session(timestamp)
 
     def update(self, timestamp: datetime, bars: pl.DataFrame) -> pl.DataFrame:
         """Add the completed bars of one bar time (``symbol, high, low, close, volume, vwap``) and return
@@ -130,13 +128,6 @@ def _as_stored(values: pl.Series, scale: int = FEATURE_SCALE) -> pl.Series:
     keep = np.flatnonzero(np.isfinite(array) & (np.abs(array) < MAX_ABS_VALUE))
     out[keep] = [stored_value(float(v), scale) for v in array[keep]]
     return pl.Series(values.name, out)
-
-
-def _sessions_of(day: date) -> list:
-    return _SESSIONS.setdefault(day, sessions(day, day))
-
-
-_SESSIONS: dict[date, list] = {}
 
 
 def _empty() -> pl.DataFrame:

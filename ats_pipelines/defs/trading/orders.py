@@ -20,6 +20,7 @@ import polars as pl
 from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.defs.trading.emergency import stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger
+from ats_pipelines.market_calendar import in_regular_session
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, OrderRequest
 from ats_pipelines.resources.http import ApiError, ApiUncertainError
@@ -65,9 +66,10 @@ class PlacementReport:
 
 
 def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Broker, *, strategy_id: str,
-                 model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime
-                 ) -> PlacementReport:
-    """Turn the window's new signals into orders; see the module docstring."""
+                 model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime,
+                 market_hours_only: bool = False) -> PlacementReport:
+    """Turn the window's new signals into orders; see the module docstring. A signal's age runs from the end
+    of its bar; with ``market_hours_only`` (the live loop) nothing goes out outside the regular session."""
     report = PlacementReport()
     signals = timescale.read(PENDING_SIGNALS_SQL, {"start": window[0], "end": window[1], "model_name": model_name,
                                                    "strategy_id": strategy_id})
@@ -81,10 +83,13 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
     peak_equity = timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item()
     newest_bar = timescale.read(NEWEST_BAR_SQL).item()
     errors_in_a_row = 0
+    closed = market_hours_only and not in_regular_session(now)
     for signal in signals.iter_rows(named=True):
         side = signal["signal_type"]
-        age = (now - signal["timestamp"]).total_seconds() / 60
+        age = (now - signal["timestamp"] - BAR_LENGTH[signal["timeframe"]]).total_seconds() / 60  # from the bar's end
         quantity, reason = size_order(side, signal["symbol"], signal["price"], age, book, limits)
+        if closed and not reason:
+            quantity, reason = 0, f"the market is closed at {now:%Y-%m-%d %H:%M} UTC (regular session only)"
         if reason:
             report.blocked[signal["signal_id"]] = reason
             _alert(timescale, "risk_limit", "warning", f"{side} {signal['symbol']} blocked: {reason}",
