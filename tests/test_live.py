@@ -4,8 +4,12 @@ orders go out within the bar under the default limits."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -22,7 +26,7 @@ from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.loop import LiveLoop, LiveSettings
 from ats_pipelines.resources import ModelStoreResource, redis_keys
 from ats_pipelines.resources.brokers import BrokerResource
-from tests.conftest import metadata, run
+from tests.conftest import REPO_ROOT, TEST_REDIS_URL, metadata, run
 from tests.live_fixtures import activate_model, session_bars
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
@@ -154,3 +158,86 @@ def test_live_signals_are_the_batch_rows_and_orders_go_out_within_the_bar_under_
     assert set(stale[0].report.blocked.values()) == {"signal is 61 minutes old (limit 60)"}
     equity = sql_conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'").fetchone()[0]
     assert equity == 62
+
+
+def start_loop(tmp_path, name: str, store, alpaca, replay_from: datetime) -> tuple[subprocess.Popen, Path]:
+    """``ats live`` in its own process on the test databases, the fake broker and a replay clock at 240x."""
+    log = tmp_path / f"{name}.log"
+    env = {**os.environ, "ATS_DATABASE_URL": db_url(), "ATS_REDIS_URL": TEST_REDIS_URL,
+           "ATS_UNIVERSE": ",".join(SYMBOLS), "ATS_MODEL_DIR": store.directory, "ATS_BROKER": "alpaca",
+           "ALPACA_BASE_URL": alpaca.base_url, "ALPACA_API_KEY_ID": "demo-key-id",
+           "ALPACA_API_SECRET_KEY": "demo-secret", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ats_pipelines.cli", "live", "--consumer", "restart", "--replay-from",
+         replay_from.replace(tzinfo=None).isoformat(), "--replay-speed", "240"],
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, cwd=REPO_ROOT)
+    deadline = time.monotonic() + 60
+    while "live loop on" not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+    return process, log
+
+
+def db_url() -> str:
+    return os.environ.get("ATS_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/ats_test")
+
+
+def publish_paced(db, cache, minutes: pl.DataFrame, seconds_per_bar: float) -> datetime:
+    """Store and publish each minute in turn (the stream's order), one every ``seconds_per_bar``; returns the
+    last bar's end."""
+    for (_,), minute in minutes.group_by("timestamp", maintain_order=True):
+        db.write("stock_aggs", minute)
+        publish_bars(cache, minute)
+        time.sleep(seconds_per_bar)
+    return minutes["timestamp"].max() + timedelta(minutes=1)
+
+
+def test_a_sigkilled_loop_resumes_without_skipping_or_repeating_a_bar(db, cache, sql_conn, store, alpaca, tmp_path):
+    today, trained_through = market_before(db, DAY)
+    activate_model(db, store, MODEL, trained_through)
+    fed = today.head(3 * 41)  # the pre-market bar and 40 minutes
+    paced, burst, second = fed.head(3 * 16), fed.slice(3 * 16, 3 * 6), fed.slice(3 * 22)
+    consumer = BarConsumer(cache, consumer="restart")  # the group exists before the first bar
+    process, log = start_loop(tmp_path, "first", store, alpaca, paced["timestamp"].min() + timedelta(minutes=1))
+    try:
+        publish_paced(db, cache, paced, 0.25)
+        publish_paced(db, cache, burst, 0)  # six bars at once: the loop is busy with them when it is killed
+        time.sleep(0.1)
+    finally:
+        process.kill()  # SIGKILL: no flush, no acknowledgement of the bar in hand
+        process.wait()
+    handled = sql_conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'").fetchone()[0]
+    assert 16 <= handled < 22 and consumer.pending() > 0, log.read_text()[-3000:]
+    end = publish_paced(db, cache, second, 0)  # ingestion goes on while the loop is down
+    process, log = start_loop(tmp_path, "second", store, alpaca, end)
+    try:
+        key = redis_keys.LIVE_BARS.build(timeframe="1m")
+        deadline = time.monotonic() + 120
+        while cache.client.xinfo_groups(key)[0]["lag"] or cache.client.xpending(key, "live")["pending"]:
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    # Every in-session bar was handled: its features are in Redis, its equity point recorded once.
+    session = fed.filter(pl.col("timestamp").dt.time() >= datetime(2024, 1, 1, 14, 30).time())["timestamp"].unique()
+    assert session.len() == 40
+    for symbol in SYMBOLS:
+        times = {s for _, s in cache.history(redis_keys.feature_history(symbol, "return_1", "1m"))}
+        assert times == {t.timestamp() for t in session}
+    equity = sql_conn.execute("SELECT count(*), count(DISTINCT timestamp) FROM trading_metrics"
+                              " WHERE metric_name = 'equity'").fetchone()
+    assert equity == (41, 41)  # the pre-market bar too: every entry handled once
+    # Signals: exactly the batch's; orders: at most one per signal, each sent to the broker at most once.
+    run([features], {"timescale": db}, DAY.isoformat())
+    window = (datetime.combine(DAY, datetime.min.time(), UTC), datetime.combine(DAY, datetime.min.time(), UTC)
+              + timedelta(days=1))
+    batch, _ = signal_rows(db, store, registry.active_model(db, MODEL), window, 0.6)
+    live = [r[0] for r in sql_conn.execute("SELECT signal_id::text FROM trading_signals")]
+    assert sorted(live) == sorted(batch["signal_id"])
+    orders = sql_conn.execute("SELECT order_id::text, status FROM orders").fetchall()
+    assert orders and sql_conn.execute("SELECT count(*) FROM (SELECT signal_id FROM orders GROUP BY signal_id"
+                                       " HAVING count(*) > 1) d").fetchone()[0] == 0
+    sent = {client_order_id(o) for o, _ in orders} & set(alpaca.arrivals)
+    assert sent == set(alpaca.arrivals) and len(orders) - len(sent) <= 1  # at most the one in hand at the kill
+    assert "rejected" not in {s for _, s in orders}

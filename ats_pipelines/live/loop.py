@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -49,10 +49,11 @@ def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def replay_clock(start: datetime) -> Callable[[], datetime]:
-    """A clock that starts at ``start`` and runs at wall speed: a recorded session traded as if live."""
-    offset = start - datetime.now(UTC)
-    return lambda: datetime.now(UTC) + offset
+def replay_clock(start: datetime, speed: float = 1.0) -> Callable[[], datetime]:
+    """A clock that starts at ``start`` and runs ``speed`` times wall speed: a recorded session traded as if
+    live (the limits then judge ages on this clock exactly as on the wall clock)."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=(time.monotonic() - origin) * speed)
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,9 @@ class LiveLoop:
             try:
                 for entry in self.bus.read(block_ms=block_ms):
                     done = self.handle(entry)
-                    log.info("bar %s: %d bars, %d signals, %d orders in %.1f ms", entry.timestamp, done.bars,
-                             done.signals, done.report.submitted, done.seconds * 1000)
+                    log.info("bar %s: %d bars, %d signals, %d orders in %.1f ms%s", entry.timestamp, done.bars,
+                             done.signals, done.report.submitted, done.seconds * 1000,
+                             "".join(f"; blocked: {r}" for r in sorted(set(done.report.blocked.values()))))
                     if stop.is_set():
                         break
             except Exception:  # noqa: BLE001 - the entry stays pending; nothing is skipped
