@@ -21,13 +21,13 @@ from ats_pipelines.defs.models.assets import trading_signals
 from ats_pipelines.defs.models.signals import signal_rows
 from ats_pipelines.defs.trading.orders import client_order_id
 from ats_pipelines.fakes.alpaca_server import serve
+from ats_pipelines.fakes.live_market import activate_model, session_bars
 from ats_pipelines.live.bus import BarConsumer, publish_bars
 from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.loop import LiveLoop, LiveSettings
 from ats_pipelines.resources import ModelStoreResource, redis_keys
 from ats_pipelines.resources.brokers import BrokerResource
 from tests.conftest import REPO_ROOT, TEST_REDIS_URL, metadata, run
-from tests.live_fixtures import activate_model, session_bars
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
 DAY = date(2024, 3, 6)  # a Wednesday; the two sessions before it give the lead-in

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import chain
 
 import numpy as np
 import polars as pl
@@ -24,25 +25,26 @@ from ats_pipelines.market_calendar import in_regular_session
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.resp import encode
 
-WINDOW_COLUMNS = list(BAR_SCHEMA)  # symbol, timestamp, high, low, close, volume, vwap
+_VALUES = ("high", "low", "close", "volume", "vwap")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class LiveFeatures:
     """The technical features of each completed bar of ``symbols`` (more are added as they appear)."""
 
     def __init__(self, timescale: TimescaleResource, symbols: Sequence[str], timeframe: str = "1m",
-                 workers: int | None = None) -> None:
+                 workers: int | None = 1) -> None:
         self.timescale, self.timeframe, self.workers = timescale, timeframe, workers
         self.symbols = list(dict.fromkeys(symbols))
         self.day: date | None = None
-        self.windows: dict[str, pl.DataFrame] = {}
+        self.windows: dict[str, dict[str, np.ndarray]] = {}  # per symbol: epoch-µs times and BAR_SCHEMA values
         self._scales: dict[str, int | None] | None = None
 
     def load(self, day: date) -> None:
         """Read the warm window of ``day`` for every known symbol: the asset's input for that partition."""
         start = datetime.combine(day, time(), UTC)
         bars = read_bars(self.timescale, self.timeframe, (start, start + timedelta(days=1)), self.symbols)
-        self.windows = {s: frame.drop("symbol") for (s,), frame in bars.partition_by("symbol", as_dict=True).items()}
+        self.windows = {s: _arrays(frame) for (s,), frame in bars.partition_by("symbol", as_dict=True).items()}
         self.day = day
 
     def in_session(self, timestamp: datetime) -> bool:
@@ -53,7 +55,7 @@ class LiveFeatures:
         """Add the completed bars of one bar time (``symbol, high, low, close, volume, vwap``) and return
         their features: ``symbol``, ``timestamp`` and one column per technical feature, as stored (NaN where
         the asset stores nothing). A bar already in the window (a replay) replaces itself."""
-        if not self.in_session(timestamp):
+        if not self.in_session(timestamp) or bars.height == 0:
             return _empty()
         if timestamp.date() != self.day:
             self.load(timestamp.date())
@@ -61,13 +63,18 @@ class LiveFeatures:
         if unknown:
             self.symbols += [s for s in unknown if s not in self.symbols]
             self.load(timestamp.date())
-        new = self._as_stored(bars.with_columns(pl.lit(timestamp).cast(BAR_SCHEMA["timestamp"]).alias("timestamp"))
-                              .select([pl.col(c).cast(t) for c, t in BAR_SCHEMA.items()]))
-        for symbol, row in zip(new["symbol"], new.drop("symbol").iter_slices(1), strict=True):
-            self.windows[symbol] = _with_bar(self.windows.get(symbol), row)
+        new = self._as_stored(bars.select("symbol", *(pl.col(c).cast(pl.Float64) for c in _VALUES)))
+        at = _micros(timestamp)
+        for symbol, *values in new.iter_rows():
+            self.windows[symbol] = _with_bar(self.windows.get(symbol), at, values)
         chosen = new["symbol"].to_list()
-        window = pl.concat([self.windows[s].with_columns(pl.lit(s).alias("symbol")) for s in chosen],
-                           rechunk=True).select(WINDOW_COLUMNS)
+        arrays = [self.windows[s] for s in chosen]
+        lengths = np.array([len(a["timestamp"]) for a in arrays])
+        window = pl.DataFrame({
+            "symbol": pl.Series(chosen, dtype=pl.String).gather(np.repeat(np.arange(len(chosen)), lengths)),
+            "timestamp": pl.Series(np.concatenate([a["timestamp"] for a in arrays])).cast(BAR_SCHEMA["timestamp"]),
+            **{c: np.concatenate([a[c] for a in arrays]) for c in _VALUES},
+        })
         wide = compute_technical(window, self.workers).filter(pl.col("timestamp") == timestamp)
         return wide.with_columns(pl.col(NAMES).map_batches(_as_stored, return_dtype=pl.Float64))
 
@@ -80,8 +87,9 @@ class LiveFeatures:
                                  for c, scale in self._scales.items() if scale is not None)
 
     def newest(self, symbol: str) -> datetime | None:
-        frame = self.windows.get(symbol)
-        return frame["timestamp"][-1] if frame is not None and frame.height else None
+        """The time of the symbol's newest bar in the window."""
+        window = self.windows.get(symbol)
+        return EPOCH + timedelta(microseconds=int(window["timestamp"][-1])) if window else None
 
 
 def write_features(redis: RedisResource, wide: pl.DataFrame, timeframe: str, history: int = 100,
@@ -103,21 +111,36 @@ def write_features(redis: RedisResource, wide: pl.DataFrame, timeframe: str, his
     long = long.with_columns(redis_keys.FEATURE.column(long, **parts).alias("key"),
                              redis_keys.FEATURE_HISTORY.column(long, **parts).alias("history_key"),
                              pl.concat_str([pl.col("epoch"), pl.lit(":"), pl.col("value")]).alias("member"))
-    sent = redis.send_encoded(encode(long, ["ZADD", pl.col("history_key"), pl.col("epoch"), pl.col("member")],
-                                     ["ZREMRANGEBYRANK", pl.col("history_key"), "0", str(-(history + 1))]))
     newest = long.filter(pl.col("latest"))
-    if newest.height:
-        sent += redis.send_encoded(encode(newest, ["SET", pl.col("key"), pl.col("value"), "EX", str(ttl_seconds)]))
-    return sent
+    return redis.send_encoded(chain(  # one connection, one round trip per batch
+        encode(long, ["ZADD", pl.col("history_key"), pl.col("epoch"), pl.col("member")],
+               ["ZREMRANGEBYRANK", pl.col("history_key"), "0", str(-(history + 1))]),
+        encode(newest, ["SET", pl.col("key"), pl.col("value"), "EX", str(ttl_seconds)]) if newest.height else ()))
 
 
-def _with_bar(window: pl.DataFrame | None, bar: pl.DataFrame) -> pl.DataFrame:
-    """``window`` with ``bar`` appended, or put in its place by time when the window already holds later bars."""
-    if window is None or window.height == 0:
-        return bar
-    if bar["timestamp"][0] > window["timestamp"][-1]:
-        return window.vstack(bar)
-    return pl.concat([window.filter(pl.col("timestamp") != bar["timestamp"][0]), bar]).sort("timestamp")
+def _arrays(frame: pl.DataFrame) -> dict[str, np.ndarray]:
+    """One symbol's window as arrays: ``timestamp`` (epoch microseconds) and the values of BAR_SCHEMA."""
+    return {"timestamp": frame["timestamp"].dt.epoch("us").to_numpy().copy(),
+            **{c: frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy().copy() for c in _VALUES}}
+
+
+def _with_bar(window: dict[str, np.ndarray] | None, at: int, values: Sequence[float | None]) -> dict[str, np.ndarray]:
+    """``window`` with the bar at ``at`` appended, or put in its place by time when the window already holds
+    later bars (a replay after a restart)."""
+    row = {"timestamp": at, **{c: np.nan if v is None else v for c, v in zip(_VALUES, values, strict=True)}}
+    if not window:
+        return {c: np.array([v], dtype=np.int64 if c == "timestamp" else np.float64) for c, v in row.items()}
+    times = window["timestamp"]
+    if at > times[-1]:
+        return {c: np.append(window[c], v) for c, v in row.items()}
+    i = int(np.searchsorted(times, at))
+    same = i < len(times) and times[i] == at
+    return {c: np.concatenate([window[c][:i], [v], window[c][i + same:]]).astype(window[c].dtype)
+            for c, v in row.items()}
+
+
+def _micros(at: datetime) -> int:
+    return (at - EPOCH) // timedelta(microseconds=1)
 
 
 def _as_stored(values: pl.Series, scale: int = FEATURE_SCALE) -> pl.Series:

@@ -4,7 +4,7 @@ model's signals and their orders, while the bar's successor is still forming.
 For each stream entry (every symbol's bar of one minute, :mod:`.bus`), in order:
 
 1. the features of the bars (:mod:`.features`: the asset's kernels over the day's warm window), written to
-   ``feature:*`` and ``feature_history:*``;
+   ``feature:*`` and ``feature_history:*`` right after the orders (nothing on the order's path waits for them);
 2. the active model's signals (:mod:`.scoring`: the batch asset's scoring), written to ``trading_signals``
    (deterministic ids: a replay rewrites the same rows);
 3. the orders, through the placement path of the ``orders`` asset
@@ -87,7 +87,7 @@ class LiveLoop:
     def __init__(self, timescale: TimescaleResource, redis: RedisResource, broker: BrokerResource,
                  store: ModelStoreResource, symbols: Sequence[str], settings: LiveSettings | None = None,
                  clock: Callable[[], datetime] = wall_clock, consumer: str | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = 1) -> None:
         self.timescale, self.redis, self.broker_resource = timescale, redis, broker
         self.settings = settings or LiveSettings()
         self.clock = clock
@@ -101,8 +101,10 @@ class LiveLoop:
         self.broker: Broker | None = None
 
     def __enter__(self) -> LiveLoop:
+        """Open the broker and read today's warm window, so the first bar pays for neither."""
         self.broker = self._stack.enter_context(self.broker_resource.broker(self.timescale, self.strategy_id,
                                                                             self.clock))
+        self.features.load(self.clock().date())
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -132,8 +134,6 @@ class LiveLoop:
         started = time.perf_counter()
         s = self.settings
         wide = self.features.update(entry.timestamp, entry.bars)
-        latest = [self.features.newest(symbol) == entry.timestamp for symbol in wide["symbol"]]
-        write_features(self.redis, wide, s.timeframe, s.history, s.feature_ttl_seconds, latest)
         signals = self.scorer.signals(wide, s.timeframe)
         if signals.height:
             self.timescale.write("trading_signals", signals)
@@ -141,6 +141,9 @@ class LiveLoop:
                               model_name=s.model_name, window=(entry.timestamp, entry.end), limits=s.limits,
                               now=self.clock(), market_hours_only=True)
         seconds = time.perf_counter() - started
+        # The orders first; then what only readers wait for.
+        latest = [self.features.newest(symbol) == entry.timestamp for symbol in wide["symbol"]]
+        write_features(self.redis, wide, s.timeframe, s.history, s.feature_ttl_seconds, latest)
         reconcile_orders(self.timescale, self.broker)
         self._record(entry, report, seconds)
         self.bus.ack(entry)

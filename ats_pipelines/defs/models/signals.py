@@ -50,10 +50,11 @@ def score_bars(booster: xgb.Booster, model: RegisteredModel, bars: pl.DataFrame,
     scored = bars.with_columns(up).filter((pl.col("probability_up") >= threshold)
                                           | (pl.col("probability_up") <= 1 - threshold))
     buy = pl.col("probability_up") >= threshold
+    ids = pl.Series("signal_id", [signal_id(model.model_id, symbol, timestamp, model.timeframe)
+                                  for symbol, timestamp in zip(scored["symbol"], scored["timestamp"], strict=True)],
+                    dtype=pl.String)
     return scored.select(
-        pl.struct("symbol", "timestamp").map_elements(
-            lambda r: signal_id(model.model_id, r["symbol"], r["timestamp"], model.timeframe), return_dtype=pl.String
-        ).alias("signal_id"),
+        pl.lit(ids).alias("signal_id"),
         "timestamp", "symbol",
         pl.when(buy).then(pl.lit("buy")).otherwise(pl.lit("sell")).alias("signal_type"),
         pl.when(buy).then(pl.col("probability_up")).otherwise(1 - pl.col("probability_up")).round(4)

@@ -84,6 +84,7 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
     newest_bar = timescale.read(NEWEST_BAR_SQL).item()
     errors_in_a_row = 0
     closed = market_hours_only and not in_regular_session(now)
+    blocks: list[tuple[str, dict]] = []  # alerts of blocked signals, recorded after the submits they would delay
     for signal in signals.iter_rows(named=True):
         side = signal["signal_type"]
         age = (now - signal["timestamp"] - BAR_LENGTH[signal["timeframe"]]).total_seconds() / 60  # from the bar's end
@@ -92,8 +93,8 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             quantity, reason = 0, f"the market is closed at {now:%Y-%m-%d %H:%M} UTC (regular session only)"
         if reason:
             report.blocked[signal["signal_id"]] = reason
-            _alert(timescale, "risk_limit", "warning", f"{side} {signal['symbol']} blocked: {reason}",
-                   {"signal_id": signal["signal_id"], "reason": reason})
+            blocks.append((f"{side} {signal['symbol']} blocked: {reason}",
+                           {"signal_id": signal["signal_id"], "reason": reason}))
             continue
         account = broker.account()
         trigger = stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
@@ -139,6 +140,8 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
         book.quantities[signal["symbol"]] = book.quantities.get(signal["symbol"], 0.0) + (
             quantity if side == "buy" else -quantity)
         timescale.execute(UPDATE_ORDER_SQL, _order_update(order, placed))
+    for message, cause in blocks:
+        _alert(timescale, "risk_limit", "warning", message, cause)
     return report
 
 

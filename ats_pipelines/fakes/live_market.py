@@ -1,4 +1,5 @@
-"""Synthetic minute bars for the live-loop tests: a random walk per symbol over regular sessions."""
+"""A synthetic market for the live loop's tests and benchmark: random-walk minute bars over regular sessions,
+and a small model on them registered as active."""
 
 from __future__ import annotations
 
