@@ -1,12 +1,14 @@
-"""Trading schedule: the session's orders once its signals exist, then the positions."""
+"""Trading schedule: the session's orders once its signals exist, then the positions and the trading metrics."""
 
 import dagster as dg
 
 from ats_pipelines.defs.market_data.schedules import session_schedule
 from ats_pipelines.defs.trading.assets import orders, positions
 
-trading_job = dg.define_asset_job("trading_job", selection=[orders, positions],
-                                  description="Orders from a partition's signals, then positions from the broker.")
+# trading_metrics (monitoring) follows every positions run, so the loss and drawdown limits read real figures.
+trading_job = dg.define_asset_job(
+    "trading_job", selection=dg.AssetSelection.assets(orders, positions, dg.AssetKey("trading_metrics")),
+    description="Orders from a partition's signals, then positions from the broker, then the trading metrics.")
 
 trading_after_signals_schedule = session_schedule(
     "trading_after_signals_schedule", trading_job, "45 19 * * 1-5",
