@@ -241,3 +241,29 @@ def test_a_sigkilled_loop_resumes_without_skipping_or_repeating_a_bar(db, cache,
     sent = {client_order_id(o) for o, _ in orders} & set(alpaca.arrivals)
     assert sent == set(alpaca.arrivals) and len(orders) - len(sent) <= 1  # at most the one in hand at the kill
     assert "rejected" not in {s for _, s in orders}
+
+
+def test_a_promoted_model_scores_from_the_next_bar_and_a_tampered_one_scores_nothing(db, cache, sql_conn, store,
+                                                                                        alpaca):
+    today, trained_through = market_before(db, DAY)
+    first = activate_model(db, store, MODEL, trained_through)
+    clock = StepClock()
+    broker = BrokerResource(kind="alpaca", alpaca_base_url=alpaca.base_url)
+    minutes = today.filter(pl.col("timestamp").dt.hour() >= 15).head(3 * 6)
+    with LiveLoop(db, cache, broker, store, SYMBOLS, LiveSettings(model_name=MODEL), clock=clock,
+                  consumer="t") as loop:
+        feed(db, cache, loop, clock, minutes.head(3 * 2))
+        second = activate_model(db, store, MODEL, trained_through, seed=2)  # promoted while the loop runs
+        feed(db, cache, loop, clock, minutes.slice(3 * 2, 3 * 2))
+        third = activate_model(db, store, MODEL, trained_through, seed=3)
+        path = sql_conn.execute("SELECT file_path FROM models WHERE model_id = %s", (third,)).fetchone()[0]
+        with open(path, "r+b") as f:
+            f.seek(50)
+            f.write(b"\x00")
+        tampered = feed(db, cache, loop, clock, minutes.slice(3 * 4, 3 * 2))
+    by_bar = dict(sql_conn.execute("SELECT timestamp, array_agg(DISTINCT model_id::text) FROM trading_signals"
+                                   " GROUP BY timestamp").fetchall())
+    times = minutes["timestamp"].unique(maintain_order=True).to_list()
+    assert [by_bar.get(t) for t in times[:4]] == [[first], [first], [second], [second]]
+    assert times[4] not in by_bar and times[5] not in by_bar and all(h.signals == 0 for h in tampered)
+    assert sql_conn.execute("SELECT count(*) FROM alerts WHERE alert_type = 'model_integrity'").fetchone()[0] == 1
