@@ -101,10 +101,13 @@ class LiveLoop:
         self.broker: Broker | None = None
 
     def __enter__(self) -> LiveLoop:
-        """Open the broker and read today's warm window, so the first bar pays for neither."""
+        """Open the broker, read today's warm window and load the active model, so the first bar pays for none
+        of them."""
         self.broker = self._stack.enter_context(self.broker_resource.broker(self.timescale, self.strategy_id,
                                                                             self.clock))
+        self.broker.account()  # the connection is open before the first order
         self.features.load(self.clock().date())
+        self.scorer.refresh()
         return self
 
     def __exit__(self, *exc: object) -> None:
