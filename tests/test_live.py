@@ -267,3 +267,36 @@ def test_a_promoted_model_scores_from_the_next_bar_and_a_tampered_one_scores_not
     assert [by_bar.get(t) for t in times[:4]] == [[first], [first], [second], [second]]
     assert times[4] not in by_bar and times[5] not in by_bar and all(h.signals == 0 for h in tampered)
     assert sql_conn.execute("SELECT count(*) FROM alerts WHERE alert_type = 'model_integrity'").fetchone()[0] == 1
+
+
+def test_the_live_simulated_broker_fills_at_the_next_open_on_the_wall_clock(db, cache, sql_conn, store):
+    today, trained_through = market_before(db, DAY)
+    activate_model(db, store, MODEL, trained_through)
+    clock = StepClock()
+    broker = BrokerResource(kind="simulated", max_volume_share=1.0)
+    with LiveLoop(db, cache, broker, store, SYMBOLS, LiveSettings(model_name=MODEL), clock=clock,
+                  consumer="t") as loop:
+        previous_close = datetime(2024, 3, 5, 21, 0, tzinfo=UTC)
+        db.write("trading_metrics", pl.DataFrame({
+            "timestamp": [previous_close - timedelta(hours=3), previous_close], "metric_name": ["equity"] * 2,
+            "metric_value": [101_000.0, 99_000.0], "strategy_id": [loop.strategy_id] * 2, "timeframe": ["1m"] * 2}))
+        handled = feed(db, cache, loop, clock, today.head(3 * 31))
+        account = loop.broker.account()
+    assert account.last_equity == 99_000.0  # the day's P&L starts at the previous session's close
+    bars = {(s, t): (o, v) for s, t, o, v in today.select("symbol", "timestamp", "open", "volume").iter_rows()}
+    fills = sql_conn.execute("SELECT o.symbol, s.timestamp, o.side, o.quantity::float8, o.status,"
+                             " o.filled_price::float8 FROM orders o JOIN trading_signals s USING (signal_id)"
+                             ).fetchall()
+    assert sum(h.report.submitted for h in handled) == len(fills) > 0
+    last_bar, whole = today.head(3 * 31)["timestamp"].max(), 0
+    for symbol, bar, side, quantity, status, price in fills:
+        fill_bar = bar + timedelta(minutes=2)  # the first bar that opens after the order went out at bar's end
+        if fill_bar > last_bar:
+            assert status == "accepted" and price is None  # that bar has not come yet: no price from the past
+            continue
+        open_price, volume = bars[(symbol, fill_bar)]
+        if volume >= quantity:  # the whole order fits in that bar
+            whole += 1
+            slip = 1 + (5e-4 if side == "buy" else -5e-4)
+            assert status == "filled" and price == pytest.approx(round(open_price * slip, 2), abs=0.006)
+    assert whole > 0
