@@ -142,7 +142,7 @@ def test_live_signals_are_the_batch_rows_and_orders_go_out_within_the_bar_under_
     batch, _ = signal_rows(db, store, model, window, 0.6)
     assert sorted(batch["signal_id"]) == sorted(s for s, _ in live)
     result = run([trading_signals], {"timescale": db, "model_store": store}, DAY.isoformat(),
-                 run_config={"ops": {"trading_signals": {"config": {"model_name": MODEL}}}})
+                 run_config={"ops": {"trading_signals": {"config": {"model_names": [MODEL]}}}})
     md = metadata(result, "trading_signals")
     assert (md["rows_inserted"], md["rows_updated"]) == (0, 0) and md["buy"] + md["sell"] == len(live)
     # Default limits: orders went out at once, each once, before the bar's successor ended.

@@ -50,6 +50,12 @@ def client_order_id(order: str) -> str:
     return f"ats-{uuid.UUID(order).hex}"
 
 
+def time_in_force(timeframe: str) -> str:
+    """A daily signal is known after the close: its order is market-on-open (Alpaca ``opg``) for the next
+    session; a signal of a shorter bar trades within the day."""
+    return "opg" if timeframe == "1d" else "day"
+
+
 @dataclass
 class PlacementReport:
     """What a placement run did."""
@@ -116,6 +122,7 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
         try:
             placed = broker.submit_order(OrderRequest(
                 client_order_id(order), signal["symbol"], side, quantity,
+                time_in_force=time_in_force(signal["timeframe"]),
                 not_before=signal["timestamp"] + BAR_LENGTH[signal["timeframe"]]))
         except ApiError as exc:
             errors_in_a_row += 1
