@@ -27,6 +27,7 @@ from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.loop import LiveLoop, LiveSettings
 from ats_pipelines.resources import ModelStoreResource, redis_keys
 from ats_pipelines.resources.brokers import BrokerResource
+from ats_pipelines.stream.routes import ROUTES
 from tests.conftest import REPO_ROOT, TEST_REDIS_URL, metadata, run
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
@@ -300,3 +301,24 @@ def test_the_live_simulated_broker_fills_at_the_next_open_on_the_wall_clock(db, 
             slip = 1 + (5e-4 if side == "buy" else -5e-4)
             assert status == "filled" and price == pytest.approx(round(open_price * slip, 2), abs=0.006)
     assert whole > 0
+
+
+def test_publish_bars_takes_the_streams_mapped_rows_one_entry_per_minute_and_leaves_crypto_out(cache):
+    am, xa = ROUTES["stocks"]["AM"], ROUTES["crypto"]["XA"]
+    events = [{"ev": "AM", "sym": s, "v": 1000, "av": 0, "op": 100, "vw": None if s == "BBB" else 100.5, "o": 100,
+               "c": 101, "h": 102, "l": 99, "a": 100.5, "z": 10, "s": start, "e": start + 60_000}
+              for start in (1_709_821_800_000, 1_709_821_860_000) for s in ("AAA", "BBB")]
+    stocks = am.column_map.map(events, flavour="stream", constants=am.constants).rows
+    crypto = xa.column_map.map([{"ev": "XA", "pair": "BTC-USD", "v": 1.5, "vw": 6e4, "o": 6e4, "c": 6e4, "h": 6e4,
+                                 "l": 6e4, "s": 1_709_821_800_000, "e": 1_709_821_860_000, "z": 3}],
+                               flavour="stream", constants=xa.constants).rows
+    consumer = BarConsumer(cache, consumer="c")
+    assert publish_bars(cache, stocks) == 2 and publish_bars(cache, crypto) == 0
+    entries = consumer.read(block_ms=10)
+    assert [e.timestamp for e in entries] == sorted(stocks["timestamp"].unique().to_list())
+    assert entries[0].bars.filter(pl.col("symbol") == "BBB")["vwap"].to_list() == [None]
+    assert entries[0].bars.select("symbol", "close").rows() == [("AAA", 101.0), ("BBB", 101.0)]
+    assert consumer.pending() == 2  # delivered, not yet acknowledged
+    for entry in entries:
+        consumer.ack(entry)
+    assert consumer.pending() == 0 and consumer.read(block_ms=10) == []
