@@ -322,3 +322,22 @@ def test_publish_bars_takes_the_streams_mapped_rows_one_entry_per_minute_and_lea
     for entry in entries:
         consumer.ack(entry)
     assert consumer.pending() == 0 and consumer.read(block_ms=10) == []
+
+
+def test_after_a_gap_the_stream_filled_from_rest_live_features_still_equal_the_stored_ones(db, cache, sql_conn):
+    bars = session_bars(SYMBOLS, date(2024, 3, 4), DAY)
+    db.write("stock_aggs", bars.filter(pl.col("timestamp").dt.date() < DAY))
+    fed = bars.filter(pl.col("timestamp").dt.date() == DAY).head(3 * 41)
+    gap = fed["timestamp"].unique().sort().slice(10, 3).to_list()  # three minutes AAA's bars missed the stream
+    live = LiveFeatures(db, SYMBOLS)
+    values: dict[tuple, float] = {}
+    for (t,), minute in fed.group_by("timestamp", maintain_order=True):
+        db.write("stock_aggs", minute)  # stored either way (the stream's REST gap fill)
+        published = minute.filter(pl.col("symbol") != "AAA") if t in gap else minute
+        for row in live.update(t, published.drop("timestamp")).iter_rows(named=True):
+            values.update({(row["symbol"], row["timestamp"], n): row[n] for n in NAMES if row[n] == row[n]})
+    run([features], {"timescale": db}, DAY.isoformat())
+    stored = {k: v for k, v in stored_features(sql_conn, DAY).items()
+              if k[1] <= fed["timestamp"].max() and not (k[0] == "AAA" and k[1] in gap)}
+    assert set(values) == set(stored)
+    assert max(abs(values[k] - v) for k, v in stored.items()) <= 1e-9

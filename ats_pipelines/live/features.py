@@ -24,6 +24,7 @@ from ats_pipelines.defs.features.technical import NAMES, compute_technical
 from ats_pipelines.market_calendar import in_regular_session
 from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.resources.resp import encode
+from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 
 _VALUES = ("high", "low", "close", "volume", "vwap")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -65,6 +66,7 @@ class LiveFeatures:
             self.load(timestamp.date())
         new = self._as_stored(bars.select("symbol", *(pl.col(c).cast(pl.Float64) for c in _VALUES)))
         at = _micros(timestamp)
+        self._fill_gaps(timestamp, new["symbol"].to_list())
         for symbol, *values in new.iter_rows():
             self.windows[symbol] = _with_bar(self.windows.get(symbol), at, values)
         chosen = new["symbol"].to_list()
@@ -77,6 +79,21 @@ class LiveFeatures:
         })
         wide = compute_technical(window, self.workers).filter(pl.col("timestamp") == timestamp)
         return wide.with_columns(pl.col(NAMES).map_batches(_as_stored, return_dtype=pl.Float64))
+
+    def _fill_gaps(self, timestamp: datetime, symbols: list[str]) -> None:
+        """Re-read from the database the windows of the symbols whose previous minute of the session never came
+        through the stream (a reconnect's gap, filled by the stream from REST), so their values stay the
+        stored ones. A symbol without a trade in some minute costs one small read and changes nothing."""
+        previous = timestamp - BAR_LENGTH[self.timeframe]
+        if self.timeframe != "1m" or not in_regular_session(previous):
+            return
+        before = _micros(previous)
+        gapped = [s for s in symbols if s in self.windows and self.windows[s]["timestamp"][-1] < before]
+        if gapped:
+            start = datetime.combine(timestamp.date(), time(), UTC)
+            bars = read_bars(self.timescale, self.timeframe, (start, timestamp), gapped, only=True)
+            for (symbol,), frame in bars.partition_by("symbol", as_dict=True).items():
+                self.windows[symbol] = _arrays(frame)
 
     def _as_stored(self, bars: pl.DataFrame) -> pl.DataFrame:
         """The bars as ``stock_aggs`` keeps them (its NUMERIC scales), which is what the asset reads."""

@@ -129,12 +129,13 @@ def bar_source_params(until: datetime) -> dict[str, object]:
 
 
 def read_bars(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime],
-              symbols: Sequence[str] = ()) -> pl.DataFrame:
-    """The timeframe's bars in ``window`` of every symbol with bars there (and of ``symbols``), after up to
-    LEAD_IN_BARS earlier ones: the input of a partition, and the live loop's warm window."""
+              symbols: Sequence[str] = (), only: bool = False) -> pl.DataFrame:
+    """The timeframe's bars in ``window`` of every symbol with bars there (and of ``symbols``; with ``only``, of
+    ``symbols`` alone), after up to LEAD_IN_BARS earlier ones: the input of a partition, and the live loop's
+    warm window."""
     query = sql.SQL(BARS_SQL).format(bars=BAR_SOURCES[timeframe])
     params = {"start": window[0], "end": window[1], "lead_in": LEAD_IN_BARS, "symbols": list(symbols),
-              **bar_source_params(window[1])}
+              "only": only, **bar_source_params(window[1])}
     return timescale.read_copy(query, params, BAR_SCHEMA)
 
 
