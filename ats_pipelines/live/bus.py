@@ -29,7 +29,7 @@ GROUP = "live"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ENTRIES = 200_000  # about 500 sessions of minute bars; trimming is approximate (~), as Redis does it cheaply
 BAR_FIELDS = ("symbol", "open", "high", "low", "close", "volume", "vwap")
-BAR_SCHEMA = {"symbol": pl.String, "timestamp": pl.Datetime("us", "UTC"), "open": pl.Float64, "high": pl.Float64,
+ENTRY_SCHEMA = {"symbol": pl.String, "timestamp": pl.Datetime("us", "UTC"), "open": pl.Float64, "high": pl.Float64,
               "low": pl.Float64, "close": pl.Float64, "volume": pl.Float64, "vwap": pl.Float64}
 
 
@@ -69,7 +69,7 @@ class BarEntry:
     entry_id: str
     timeframe: str
     timestamp: datetime
-    bars: pl.DataFrame  # BAR_SCHEMA
+    bars: pl.DataFrame  # ENTRY_SCHEMA
     received_at: float  # time.time() when the loop read it
 
     @property
@@ -122,6 +122,6 @@ class BarConsumer:
         timestamp = EPOCH + timedelta(microseconds=int(fields["timestamp"]))
         rows = orjson.loads(fields["bars"])
         frame = pl.DataFrame(rows, schema=[c for c in BAR_FIELDS], orient="row").with_columns(
-            pl.lit(timestamp).cast(BAR_SCHEMA["timestamp"]).alias("timestamp")).select(
-            [pl.col(c).cast(t) for c, t in BAR_SCHEMA.items()])
+            pl.lit(timestamp).cast(ENTRY_SCHEMA["timestamp"]).alias("timestamp")).select(
+            [pl.col(c).cast(t) for c, t in ENTRY_SCHEMA.items()])
         return BarEntry(entry_id, self.timeframe, timestamp, frame, time.time())

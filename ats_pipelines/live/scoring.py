@@ -37,7 +37,7 @@ class ActiveScorer:
         """The active model now, its booster loaded when it changed; None without a usable one."""
         model = registry.active_model(self.timescale, self.model_name)
         if model is None or model.model_id in self._refused:
-            self.model = self._booster = None if model is None or model.model_id in self._refused else self._booster
+            self.model = self._booster = None
             return None
         if self.model is None or model.model_id != self.model.model_id:
             try:
