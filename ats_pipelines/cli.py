@@ -114,6 +114,45 @@ def stream(flush_seconds: float) -> None:
 
 
 @main.command()
+@click.option("--strategy", default="default", show_default=True, help="strategy the orders are placed for")
+@click.option("--model", "model_name", default="next_bar_direction_xgb", show_default=True,
+              help="the active model of this name scores each bar (a promotion is picked up at the next bar)")
+@click.option("--threshold", default=0.6, show_default=True, help="buy at P(up) >= threshold, sell at <= 1 - it")
+@click.option("--consumer", default=None, help="consumer name in the stream's group (default live-<host>); a "
+              "restart under the same name resumes its unacknowledged bars")
+@click.option("--replay-from", default=None, help="ISO time (UTC): the loop's clock starts there instead of now, "
+              "to trade a recorded session as if live")
+@click.option("--replay-speed", default=1.0, show_default=True, help="with --replay-from: clock seconds per second")
+def live(strategy: str, model_name: str, threshold: float, consumer: str | None, replay_from: str | None,
+         replay_speed: float) -> None:
+    """Trade while the market is open: at every completed bar the stream publishes (ATS_UNIVERSE), compute
+    the features, score the active model, write the signals and place the orders (ATS_BROKER) under the
+    default risk limits, until SIGTERM or Ctrl-C."""
+    import signal
+    import threading
+    from datetime import UTC, datetime
+
+    from ats_pipelines.live.loop import LiveLoop, LiveSettings, replay_clock, wall_clock
+    from ats_pipelines.resources import ModelStoreResource, RedisResource, UniverseResource
+    from ats_pipelines.resources.brokers import BrokerResource
+
+    logging.getLogger("ats_pipelines.live").setLevel(logging.INFO)
+    clock = (replay_clock(datetime.fromisoformat(replay_from).replace(tzinfo=UTC), replay_speed) if replay_from
+             else wall_clock)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    symbols = UniverseResource().stock_symbols()
+    with LiveLoop(TimescaleResource(), RedisResource(), BrokerResource(), ModelStoreResource(), symbols,
+                  LiveSettings(strategy=strategy, model_name=model_name, threshold=threshold), clock=clock,
+                  consumer=consumer) as loop:
+        click.echo(f"live loop on {len(symbols)} symbols as {loop.bus.consumer}; strategy {strategy}, model "
+                   f"{model_name}")
+        loop.run(stop)
+    click.echo("live loop stopped")
+
+
+@main.command()
 @click.option("--model", "model_name", default="next_bar_direction_xgb", show_default=True,
               help="whose stored signals to trade")
 @click.option("--start", default="2000-01-01", show_default=True, help="first day (UTC)")

@@ -360,7 +360,8 @@ def _pipeline(console: Console, stack: ExitStack) -> None:
 
 
 def _serve_ui(console: Console, children: Children, ws_port: int, log: IO[str], fake_feed: bool) -> None:
-    """The live stream and ``dg dev`` (webserver and daemon: schedules and sensors run), until Ctrl-C."""
+    """The live stream, the live decision loop and ``dg dev`` (webserver and daemon: schedules and sensors run),
+    until Ctrl-C."""
     stop_on_signals()  # the Dagster runs before reset the process's handlers
     if fake_feed:
         feed = children.start("fake-polygon-ws", _ats("fake-polygon-ws", "--port", str(ws_port)), log)
@@ -370,6 +371,9 @@ def _serve_ui(console: Console, children: Children, ws_port: int, log: IO[str], 
     with open(LOG_DIR / "stream.log", "a") as stream_log:
         children.start("stream", _ats("stream"), stream_log)
     console.print(f"streaming the universe into Redis and the database (ats stream; log {LOG_DIR}/stream.log)")
+    with open(LOG_DIR / "live.log", "a") as live_log:
+        children.start("live", _ats("live"), live_log)
+    console.print(f"trading each completed bar the stream publishes (ats live; log {LOG_DIR}/live.log)")
     host, ui_port = UI_ADDRESS
     dg_cli = str(Path(sys.executable).with_name("dg"))
     with open(LOG_DIR / "dagster-dev.log", "a") as ui_log:

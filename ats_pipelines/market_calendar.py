@@ -117,3 +117,20 @@ def early_close_days(first_year: int, last_year: int) -> list[date]:
     """The NYSE's early-close dates (13:00 New York) of ``first_year..last_year``: the parameter
     ``early_closes`` of :data:`REGULAR_HOURS_SQL`."""
     return [day for year in range(first_year, last_year + 1) for day in _early_closes_of(year)]
+
+
+@cache
+def _sessions_on(day: date) -> tuple[Session, ...]:
+    return tuple(sessions(day, day))
+
+
+def in_regular_session(at: datetime) -> bool:
+    """Whether ``at`` (aware) lies in a regular NYSE session (early closes included)."""
+    return any(s.open <= at < s.close for s in _sessions_on(at.astimezone(NEW_YORK).date()))
+
+
+def previous_close(at: datetime) -> datetime | None:
+    """The close of the last session on a New York date before ``at``'s: where the day's P&L starts."""
+    today = at.astimezone(NEW_YORK).date()
+    earlier = sessions(today - timedelta(days=14), today - timedelta(days=1))
+    return earlier[-1].close if earlier else None

@@ -210,5 +210,5 @@ def test_without_an_active_model_there_are_no_signals(db, sql_conn, store):
     plant(db, beta=0.0, seed=2)
     train(db, store)  # rejected
     md = metadata(signals(db, store, "2024-03-08"), "trading_signals")
-    assert (md["model_id"], md["buy"], md["sell"]) == ("none", 0, 0)
+    assert (md["models"], md["buy"], md["sell"]) == ("none", 0, 0)
     assert json.dumps(md["threshold"]) == "0.6"

@@ -128,6 +128,7 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.unavailable_posts = 0
         self.unavailable_gets: dict[str, int] = {}
         self.retry_after = "1"
+        self.arrivals: dict[str, float] = {}  # client_order_id -> time.time() when the order arrived
         self.cash = 100_000.0
         self.last_equity = 100_000.0
 
@@ -137,6 +138,7 @@ class FakeAlpacaServer(ThreadingHTTPServer):
 
     def accept(self, body: dict[str, Any]) -> dict[str, Any]:
         """Record an order (filling it when configured) and update the position; returns the Order."""
+        self.arrivals[body["client_order_id"]] = time.time()
         qty = float(body["qty"])
         price = self.prices.get(body["symbol"], 100.0)
         filled = qty * self.partial_fill_share if self.fill else 0.0

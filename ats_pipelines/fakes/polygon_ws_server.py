@@ -134,27 +134,35 @@ class FakePolygonWebSocket:
 
 
 async def _live_feed(ws, topics: list[str]) -> None:
-    """Every second, an event of each subscribed topic stamped with the current time (a random walk)."""
+    """Every second, a trade and a quote of each subscribed symbol stamped with the current time (a random
+    walk); as Polygon does, a minute aggregate (``AM``/``XA``) is sent once its minute has ended."""
     price: dict[str, float] = {}
+    forming: dict[str, dict] = {}  # topic -> the aggregate of the minute in progress
     sequence = 0
     while True:
         now_ms = int(time.time() * 1000)
+        minute = now_ms // 60_000 * 60_000
         events = []
         for topic in topics:
             ev, _, name = topic.partition(".")
             sequence += 1
-            p = price[name] = price.get(name, 100.0) * (1 + random.gauss(0, 0.0005))
+            p = price[name] = round(price.get(name, 100.0) * (1 + random.gauss(0, 0.0005)), 4)
             side = {"sym": name} if ev in {"T", "Q", "AM"} else {"pair": name}
             if ev in {"T", "XT"}:
-                events.append({"ev": ev, **side, "x": 4, "i": str(sequence), "p": round(p, 4), "s": 100, "t": now_ms,
+                events.append({"ev": ev, **side, "x": 4, "i": str(sequence), "p": p, "s": 100, "t": now_ms,
                                "q": sequence})
             elif ev in {"Q", "XQ"}:
                 events.append({"ev": ev, **side, "bx": 19, "bp": round(p - 0.01, 4), "bs": 2, "ax": 11,
                                "ap": round(p + 0.01, 4), "as": 3, "t": now_ms, "q": sequence})
             else:
-                start = now_ms // 60_000 * 60_000
-                events.append({"ev": ev, **side, "v": 1000, "vw": round(p, 4), "o": round(p, 4), "c": round(p, 4),
-                               "h": round(p * 1.001, 4), "l": round(p * 0.999, 4), "s": start, "e": start + 60_000})
+                bar = forming.get(topic)
+                if bar is not None and bar["s"] < minute:  # its minute ended: the aggregate goes out now
+                    events.append({"ev": ev, **side, **bar, "vw": round((bar["h"] + bar["l"] + bar["c"]) / 3, 4),
+                                   "e": bar["s"] + 60_000})
+                    bar = None
+                if bar is None:
+                    bar = forming[topic] = {"o": p, "h": p, "l": p, "c": p, "v": 0, "s": minute}
+                bar.update(h=max(bar["h"], p), l=min(bar["l"], p), c=p, v=bar["v"] + 1000)
         await ws.send(orjson.dumps(events).decode())
         await asyncio.sleep(1)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -12,6 +12,7 @@ from pydantic import Field
 
 from ats_pipelines.resources.alpaca import AlpacaResource
 from ats_pipelines.resources.broker import Broker
+from ats_pipelines.resources.live_simulated_broker import LiveSimulatedBroker
 from ats_pipelines.resources.simulated_broker import SimulatedBroker
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
@@ -41,11 +42,16 @@ class BrokerResource(dg.ConfigurableResource):
         return kind
 
     @contextmanager
-    def broker(self, timescale: TimescaleResource, strategy_id: str) -> Iterator[Broker]:
-        """The broker of ``strategy_id`` for one run."""
+    def broker(self, timescale: TimescaleResource, strategy_id: str,
+               live_clock: Callable[[], datetime] | None = None) -> Iterator[Broker]:
+        """The broker of ``strategy_id`` for one run; with ``live_clock`` (the live loop's) the simulated broker
+        trades on that clock (:class:`LiveSimulatedBroker`) instead of replaying history."""
         if self.chosen() == "alpaca":
             with self._alpaca().broker() as broker:
                 yield broker
+            return
+        if live_clock is not None:
+            yield LiveSimulatedBroker.for_strategy(timescale, strategy_id, live_clock, **self._simulated_settings())
             return
         yield self._simulated(timescale, strategy_id)
 
@@ -65,7 +71,9 @@ class BrokerResource(dg.ConfigurableResource):
                               secret_key=os.environ.get("ALPACA_API_SECRET_KEY", ""),
                               base_url=self.alpaca_base_url, timeout_seconds=self.timeout_seconds)
 
+    def _simulated_settings(self) -> dict[str, float]:
+        return {"slippage_bps": self.slippage_bps, "commission_per_share": self.commission_per_share,
+                "max_volume_share": self.max_volume_share, "cash": self.cash}
+
     def _simulated(self, timescale: TimescaleResource, strategy_id: str) -> SimulatedBroker:
-        return SimulatedBroker.replaying(timescale, strategy_id, datetime.now(UTC), slippage_bps=self.slippage_bps,
-                                         commission_per_share=self.commission_per_share,
-                                         max_volume_share=self.max_volume_share, cash=self.cash)
+        return SimulatedBroker.replaying(timescale, strategy_id, datetime.now(UTC), **self._simulated_settings())

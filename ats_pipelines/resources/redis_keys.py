@@ -1,4 +1,4 @@
-"""Every Redis key of the spec (shared/spec/database_schema.md, "Redis Schema"), and nothing else.
+"""Every Redis key of the spec (shared/spec/database_schema.md, "Redis Schema"), and the live loop's bar stream.
 
 No other module writes a key string by hand: they call the builders here. Parts may not be empty or
 contain whitespace; only symbols may contain ':' (``X:BTCUSD``, ``O:SPY251219C00650000``), and since
@@ -77,6 +77,8 @@ EMERGENCY_STATUS = KeyPattern("emergency:status", "string", "Emergency status fl
 WS_LAST_TRADE = KeyPattern("ws:last_trade:{symbol}", "string", "Last trade for a symbol (JSON)")
 WS_LAST_QUOTE = KeyPattern("ws:last_quote:{symbol}", "string", "Last quote for a symbol (JSON)")
 WS_AGG = KeyPattern("ws:agg:{symbol}:{timeframe}", "string", "Latest aggregate bar (JSON)")
+# Beyond the spec (docs/schema.md): the Redis Stream that carries completed bars from `ats stream` to `ats live`.
+LIVE_BARS = KeyPattern("live:bars:{timeframe}", "stream", "Completed bars for the live decision loop")
 
 ALL_PATTERNS: tuple[KeyPattern, ...] = (
     FEATURE, FEATURE_HISTORY, MODEL_METADATA, MODEL_PREDICTIONS, ACTIVE_POSITIONS, POSITION, ORDER,

@@ -20,6 +20,8 @@ batched into TimescaleDB, and every failure a user of a live feed meets handled.
   the key and retries slowly. SIGTERM (or Ctrl-C) flushes the buffer before exit.
   ``component:stream:status`` in Redis reports state, last message time, receipt-to-Redis lag and counts.
 * Redis being down is counted, not fatal: rows still reach the database.
+* Stored minute bars of stocks are handed to the live decision loop (``ats live``) on a Redis Stream right
+  after they are written (:func:`ats_pipelines.live.bus.publish_bars`); the stream never waits for trading.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import websockets
 from ats_pipelines.defs.monitoring.system_metrics import metric_frame
 from ats_pipelines.ingest.columns import Reject
 from ats_pipelines.ingest.loader import table_length_rules
+from ats_pipelines.live.bus import publish_bars
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.stream.buffer import WriteBuffer
 from ats_pipelines.stream.gaps import GapFiller
@@ -358,6 +361,7 @@ class StreamService:
                     return False
                 self.buffer.written(written)
                 self.gaps.bars_stored(_newest_bars(written))
+                self._publish_bars(written)
             watermarks = self.gaps.take_watermarks()
             if watermarks:
                 try:
@@ -367,6 +371,17 @@ class StreamService:
                     log.warning("stream watermarks not written yet (%s)", exc)
                     return False
             return True
+
+    def _publish_bars(self, written: dict[tuple[str, str], pl.DataFrame]) -> None:
+        """Hand the stored live stock bars to the live decision loop (:mod:`ats_pipelines.live.bus`); they are
+        in the database already, as the loop expects. Redis down is counted: trading waits, ingestion never."""
+        for (_, event), rows in written.items():
+            if event == BAR_ROUTES["stocks"].event:
+                try:
+                    publish_bars(self.redis, rows)
+                except Exception as exc:  # noqa: BLE001 - the loop re-reads what it missed from the database
+                    self.stats.redis_errors += 1
+                    log.warning("bars not handed to the live loop (%s)", exc)
 
     async def _final_flush(self) -> None:
         """Flush at shutdown, retrying for ``shutdown_flush_seconds`` while the database refuses."""

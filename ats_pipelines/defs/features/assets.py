@@ -2,6 +2,7 @@
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -127,10 +128,14 @@ def bar_source_params(until: datetime) -> dict[str, object]:
     return {"early_closes": early_close_days(date.fromisoformat(HISTORY_START).year, until.year)}
 
 
-def read_bars(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime]) -> pl.DataFrame:
-    """The timeframe's bars in ``window`` of every symbol with bars there, after up to LEAD_IN_BARS earlier ones."""
+def read_bars(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime],
+              symbols: Sequence[str] = (), only: bool = False) -> pl.DataFrame:
+    """The timeframe's bars in ``window`` of every symbol with bars there (and of ``symbols``; with ``only``, of
+    ``symbols`` alone), after up to LEAD_IN_BARS earlier ones: the input of a partition, and the live loop's
+    warm window."""
     query = sql.SQL(BARS_SQL).format(bars=BAR_SOURCES[timeframe])
-    params = {"start": window[0], "end": window[1], "lead_in": LEAD_IN_BARS, **bar_source_params(window[1])}
+    params = {"start": window[0], "end": window[1], "lead_in": LEAD_IN_BARS, "symbols": list(symbols),
+              "only": only, **bar_source_params(window[1])}
     return timescale.read_copy(query, params, BAR_SCHEMA)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
@@ -12,6 +13,7 @@ from ats_pipelines.defs.features.specs import FeatureSpec
 
 # features.feature_value is NUMERIC(20,8): twelve digits before the point.
 MAX_ABS_VALUE = 1e12
+FEATURE_SCALE = 8
 
 
 @dataclass(frozen=True)
@@ -39,3 +41,11 @@ def feature_rows(wide: pl.DataFrame, specs: Sequence[FeatureSpec], timeframe: st
         pl.col("feature_name").replace_strict({s.name: s.group for s in specs}).alias("feature_group"),
     )
     return FeatureRows(frame, long.height - frame.height)
+
+
+def stored_value(value: float, scale: int = FEATURE_SCALE) -> float:
+    """What a ``NUMERIC(p, scale)`` column (``features.feature_value`` by default) gives back for ``value``:
+    the writer sends the shortest text that round-trips (CSV COPY), PostgreSQL rounds it half away from zero
+    to ``scale`` decimals, and reading it as float8 gives the nearest double. The live loop computes from, and
+    scores, exactly what the batch reads."""
+    return float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP))

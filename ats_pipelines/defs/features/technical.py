@@ -86,8 +86,11 @@ def compute_technical(bars: pl.DataFrame, workers: int | None = None) -> pl.Data
             out[_ROW["vwap_deviation"]] = close / vwap - 1
         bounds = list(zip(starts.tolist(), [*starts[1:].tolist(), n], strict=True))
         kernel = _symbol_kernel(out, high, low, close, volume)
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            list(pool.map(kernel, bounds))
+        if workers == 1:  # small inputs (the live loop's window): no pool to start
+            list(map(kernel, bounds))
+        else:
+            with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+                list(pool.map(kernel, bounds))
     return bars.select("symbol", "timestamp").with_columns(
         pl.Series(name, out[i]) for i, name in enumerate(NAMES)
     )

@@ -33,15 +33,16 @@ refetch_job = dg.define_asset_job(
 )
 
 
-def session_schedule(name: str, job, cron: str, description: str
+def session_schedule(name: str, job, cron: str, description: str, run_config: dict | None = None
                      ) -> dg.ScheduleDefinition:
-    """A weekday schedule (New York time) that runs ``job`` for the partition of the session that closed today."""
+    """A weekday schedule (New York time) that runs ``job`` (with ``run_config``) for the partition of the
+    session that closed today."""
 
     @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone="America/New_York",
                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         day = context.scheduled_execution_time.astimezone(NEW_YORK).date()
-        return dg.RunRequest(run_key=f"{name}-{day}", partition_key=day.isoformat())
+        return dg.RunRequest(run_key=f"{name}-{day}", partition_key=day.isoformat(), run_config=run_config or {})
 
     return _schedule
 

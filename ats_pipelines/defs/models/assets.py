@@ -9,7 +9,7 @@ from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import daily_partitions, partition_label, partition_window
 from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.checks import MODEL_CHECKS, SIGNAL_CHECKS, models_have_metrics, signals_have_snapshots
-from ats_pipelines.defs.models.run import TrainingConfig, TrainingOutcome, train_model
+from ats_pipelines.defs.models.run import DAILY_MODEL, MINUTE_MODEL, TrainingConfig, TrainingOutcome, train_model
 from ats_pipelines.defs.models.signals import signal_rows
 from ats_pipelines.resources import ModelStoreResource, TimescaleResource
 
@@ -56,9 +56,10 @@ def train_model_assets(context: dg.AssetExecutionContext, config: TrainingConfig
 
 
 class SignalsConfig(dg.Config):
-    """Which model scores the bars and how confident a call must be."""
+    """Which models score the bars and how confident a call must be."""
 
-    model_name: str = Field(default="next_bar_direction_xgb", description="the active model of this name scores")
+    model_names: list[str] = Field(default=[MINUTE_MODEL, DAILY_MODEL], description="the active model of each "
+                                   "name scores the bars of its own timeframe (1m: the next bar; 1d: the next session)")
     threshold: float = Field(default=0.6, description="buy at P(up) >= threshold, sell at P(up) <= 1 - threshold")
 
 
@@ -69,25 +70,30 @@ class SignalsConfig(dg.Config):
     deps=["features", "models"],
     kinds=MODEL_KINDS,
     check_specs=check_specs("trading_signals", SIGNAL_CHECKS),
-    description="Buy and sell signals of the active model on every bar of the partition after the model's training "
-    "data, with the feature values used; deterministic ids, so re-runs add nothing. The latest partition is what "
-    "live trading reads.",
+    description="Buy and sell signals of the active models (next minute bar, next session) on every bar of the "
+    "partition after each model's training data, with the feature values used; deterministic ids, so re-runs "
+    "add nothing (nor after the live loop scored the same bars).",
 )
 def trading_signals(context: dg.AssetExecutionContext, config: SignalsConfig, timescale: TimescaleResource,
                     model_store: ModelStoreResource) -> dg.MaterializeResult:
     window = partition_window(context)
-    model = registry.active_model(timescale, config.model_name)
-    if model is None:
-        context.log.warning(f"no active model named {config.model_name}: no signals")
-        rows, scored, written = None, 0, {}
-    else:
-        rows, scored = signal_rows(timescale, model_store, model, window, config.threshold)
-        written = timescale.write("trading_signals", rows).as_metadata() if rows.height else {}
-    counts = dict(rows.group_by("signal_type").len().iter_rows()) if rows is not None and rows.height else {}
+    scored, counts, written, used = 0, {"buy": 0, "sell": 0}, {}, []
+    for name in config.model_names:
+        model = registry.active_model(timescale, name)
+        if model is None:
+            context.log.warning(f"no active model named {name}: no signals of it")
+            continue
+        rows, bars = signal_rows(timescale, model_store, model, window, config.threshold)
+        scored += bars
+        used.append(f"{name} v{model.version} ({model.timeframe})")
+        if rows.height:
+            for kind, count in rows.group_by("signal_type").len().iter_rows():
+                counts[kind] += count
+            for key, value in timescale.write("trading_signals", rows).as_metadata().items():
+                written[key] = written.get(key, 0) + value if isinstance(value, int | float) else value
     return dg.MaterializeResult(check_results=[signals_have_snapshots(timescale, window)], metadata={
-        "partitions": partition_label(context), "model_id": model.model_id if model else "none",
-        "model_version": model.version if model else "none", "threshold": config.threshold, "bars_scored": scored,
-        "buy": counts.get("buy", 0), "sell": counts.get("sell", 0), **written,
+        "partitions": partition_label(context), "models": ", ".join(used) or "none",
+        "threshold": config.threshold, "bars_scored": scored, **counts, **written,
     })
 
 

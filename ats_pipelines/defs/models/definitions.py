@@ -8,6 +8,7 @@ from ats_pipelines.defs.models.schedules import (
     signals_after_features_schedule,
     signals_job,
     training_job,
+    weekly_daily_training_schedule,
     weekly_training_schedule,
 )
 from ats_pipelines.defs.ownership import QUANT_RESEARCH, owned_by
@@ -15,6 +16,6 @@ from ats_pipelines.defs.ownership import QUANT_RESEARCH, owned_by
 defs = dg.Definitions(
     assets=dg.map_asset_specs(owned_by(QUANT_RESEARCH), [train_model_assets, trading_signals]),
     jobs=[training_job, signals_job],
-    schedules=[weekly_training_schedule, signals_after_features_schedule],
+    schedules=[weekly_training_schedule, weekly_daily_training_schedule, signals_after_features_schedule],
     resources=resources,
 )

@@ -22,11 +22,14 @@ from ats_pipelines.defs.models.training import (
 )
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource, TimescaleResource
 
+MINUTE_MODEL = "next_bar_direction_xgb"  # 1m bars: the next bar's direction (traded live, ats live)
+DAILY_MODEL = "next_session_direction_xgb"  # 1d bars: the next session's direction (traded at the next open)
+
 
 class TrainingConfig(dg.Config):
     """What to train on and how; every default is shown in the Dagster launchpad."""
 
-    model_name: str = Field(default="next_bar_direction_xgb", description="registry name; versions grow per name")
+    model_name: str = Field(default=MINUTE_MODEL, description="registry name; versions grow per name")
     timeframe: str = Field(default="1m", description="feature timeframe the model reads and predicts")
     features: list[str] = Field(default=list(TECHNICAL_FEATURES), description="feature names (columns)")
     symbols: list[str] | None = Field(default=None, description="symbols to train on; default every symbol")

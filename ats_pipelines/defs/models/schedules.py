@@ -1,9 +1,10 @@
-"""Models schedules: a weekly training, and signals of each session once its features exist."""
+"""Models schedules: a weekly training of each horizon, and signals of each session once its features exist."""
 
 import dagster as dg
 
 from ats_pipelines.defs.market_data.schedules import session_schedule
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
+from ats_pipelines.defs.models.run import DAILY_MODEL
 
 training_job = dg.define_asset_job("training_job", selection=[train_model_assets],
                                    description="One walk-forward training with the promotion gate.")
@@ -17,7 +18,16 @@ weekly_training_schedule = dg.ScheduleDefinition(
     description="Saturday 08:00 New York, after the weekly re-fetch: train, and promote only a better model.",
 )
 
+weekly_daily_training_schedule = dg.ScheduleDefinition(
+    name="weekly_daily_training_schedule",
+    job=training_job, cron_schedule="30 8 * * 6", execution_timezone="America/New_York",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    run_config={"ops": {"train_model": {"config": {"model_name": DAILY_MODEL, "timeframe": "1d"}}}},
+    description="Saturday 08:30 New York: the daily model (1d bars and features, label from the next session), "
+    "promoted only when better.",
+)
 
 signals_after_features_schedule = session_schedule(
     "signals_after_features_schedule", signals_job, "30 19 * * 1-5",
-    "19:30 New York on weekdays, after features_after_close_schedule: today's signals of the active model.")
+    "19:30 New York on weekdays, after features_after_close_schedule: today's signals of the active models "
+    "(the daily model's, on today's 1d bar, become orders for the next open at 19:50).")

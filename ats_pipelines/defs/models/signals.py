@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime
 
 import polars as pl
+import xgboost as xgb
 
 from ats_pipelines.defs.models.dataset import feature_matrix
 from ats_pipelines.defs.models.registry import RegisteredModel
@@ -30,18 +31,30 @@ def signal_rows(timescale: TimescaleResource, store: ModelStoreResource, model: 
     """``trading_signals`` rows for the bars in ``window`` after the model's training data, and how many bars
     were scored. Raises ModelIntegrityError (no signal at all) when the model file fails its checksum."""
     booster = store.load(model.file_path, model.sha256)
-    bars = feature_matrix(timescale, model.timeframe, model.features, *window).filter(
-        pl.col("timestamp") > model.trained_through)
+    bars = scorable(feature_matrix(timescale, model.timeframe, model.features, *window), model)
     if bars.height == 0:
         return pl.DataFrame(), 0
+    return score_bars(booster, model, bars, threshold), bars.height
+
+
+def scorable(matrix: pl.DataFrame, model: RegisteredModel) -> pl.DataFrame:
+    """The rows of a feature matrix (``symbol, timestamp`` and the model's features) the model may score: after
+    its training data, with every feature defined."""
+    return matrix.filter(pl.col("timestamp") > model.trained_through).drop_nans(model.features)
+
+
+def score_bars(booster: xgb.Booster, model: RegisteredModel, bars: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """The ``trading_signals`` rows of the confident calls among ``bars`` (from :func:`scorable`): the batch
+    asset and the live loop both score through here, so a bar gives the same row on either clock."""
     up = pl.Series("probability_up", predict(booster, bars, model.features), dtype=pl.Float64)
     scored = bars.with_columns(up).filter((pl.col("probability_up") >= threshold)
                                           | (pl.col("probability_up") <= 1 - threshold))
     buy = pl.col("probability_up") >= threshold
-    rows = scored.select(
-        pl.struct("symbol", "timestamp").map_elements(
-            lambda r: signal_id(model.model_id, r["symbol"], r["timestamp"], model.timeframe), return_dtype=pl.String
-        ).alias("signal_id"),
+    ids = pl.Series("signal_id", [signal_id(model.model_id, symbol, timestamp, model.timeframe)
+                                  for symbol, timestamp in zip(scored["symbol"], scored["timestamp"], strict=True)],
+                    dtype=pl.String)
+    return scored.select(
+        pl.lit(ids).alias("signal_id"),
         "timestamp", "symbol",
         pl.when(buy).then(pl.lit("buy")).otherwise(pl.lit("sell")).alias("signal_type"),
         pl.when(buy).then(pl.col("probability_up")).otherwise(1 - pl.col("probability_up")).round(4)
@@ -52,4 +65,3 @@ def signal_rows(timescale: TimescaleResource, store: ModelStoreResource, model: 
                   pl.col("probability_up").round(6)).alias("parameters"),
         pl.struct(*model.features).alias("features_snapshot"),
     )
-    return rows, bars.height

@@ -26,7 +26,8 @@ import polars as pl
 from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.defs.monitoring.trading_metrics import FILLED_ORDERS_SQL, fifo_book
 from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
-from ats_pipelines.defs.trading.risk import Book, RiskLimits, size_order, stop_trigger, trading_day_start
+from ats_pipelines.defs.trading.risk import Block, Book, RiskLimits, size_order, stop_trigger, trading_day_start
+from ats_pipelines.market_calendar import in_regular_session
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, BrokerPosition, OrderRequest, refused_by_broker
 from ats_pipelines.resources.corporate_actions import corporate_actions
@@ -85,6 +86,12 @@ def placement_lock(timescale: TimescaleResource, strategy_id: str, wait_seconds:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
             conn.commit()
+
+
+def time_in_force(timeframe: str) -> str:
+    """A daily signal is known after the close: its order is market-on-open (Alpaca ``opg``) for the next
+    session; a signal of a shorter bar trades within the day."""
+    return "opg" if timeframe == "1d" else "day"
 
 
 @dataclass
@@ -163,10 +170,11 @@ def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, no
 
 
 def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Broker, *, strategy_id: str,
-                 model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime
-                 ) -> PlacementReport:
+                 model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime,
+                 market_hours_only: bool = False) -> PlacementReport:
     """Turn the window's new signals into orders; see the module docstring. Call it under
-    :func:`placement_lock`."""
+    :func:`placement_lock`. A signal's age runs from the end of its bar; with ``market_hours_only`` (the live
+    loop) nothing goes out outside the regular session."""
     report = PlacementReport()
     signals = timescale.read(PENDING_SIGNALS_SQL, {"start": window[0], "end": window[1], "model_name": model_name,
                                                    "strategy_id": strategy_id})
@@ -177,14 +185,19 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
     peak_equity = timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item()
     newest_bar = timescale.read(NEWEST_BAR_SQL).item()
     errors_in_a_row = 0
+    closed = market_hours_only and not in_regular_session(now)
+    blocks: list[tuple[str, dict]] = []  # alerts of blocked signals, recorded after the submits they would delay
     for signal in signals.iter_rows(named=True):
         side = signal["signal_type"]
-        age = (now - signal["timestamp"]).total_seconds() / 60
+        age = (now - signal["timestamp"] - BAR_LENGTH[signal["timeframe"]]).total_seconds() / 60  # from the bar's end
         quantity, reason = size_order(side, signal["symbol"], signal["price"], age, book, limits)
+        if closed and not reason:
+            quantity, reason = 0, Block("market_closed", f"the market is closed at {now:%Y-%m-%d %H:%M} UTC "
+                                                         "(regular session only)")
         if reason:
             report.blocked[signal["signal_id"]] = reason
-            _alert(timescale, "risk_limit", "warning", f"{side} {signal['symbol']} blocked: {reason}",
-                   {"signal_id": signal["signal_id"], "strategy_id": strategy_id, "rule": reason.rule})
+            blocks.append((f"{side} {signal['symbol']} blocked: {reason}",
+                           {"signal_id": signal["signal_id"], "strategy_id": strategy_id, "rule": reason.rule}))
             continue
         # A stop in force is not triggered again (nor its cancels repeated): read it before the triggers.
         if _stop_blocks(timescale, stop_state(timescale, redis), report, strategy_id):
@@ -210,6 +223,7 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
         try:
             placed = broker.submit_order(OrderRequest(
                 client_order_id(order), signal["symbol"], side, quantity,
+                time_in_force=time_in_force(signal["timeframe"]),
                 not_before=signal["timestamp"] + BAR_LENGTH[signal["timeframe"]]))
         except ApiError as exc:
             errors_in_a_row += 1
@@ -232,6 +246,8 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
         report.submitted += 1
         book.ordered(side, signal["symbol"], quantity)
         timescale.execute(UPDATE_ORDER_SQL, _order_update(order, placed))
+    for message, cause in blocks:
+        _alert(timescale, "risk_limit", "warning", message, cause)
     return report
 
 
