@@ -232,7 +232,8 @@ def test_a_blocked_signal_is_one_alert_however_its_age_grows(db, cache, sql_conn
             report = place_orders(db, cache, client, strategy_id=strategy, model_name="next_bar_direction_xgb",
                                   window=WINDOW, limits=RiskLimits(max_data_age_minutes=1e9),
                                   now=T0 + timedelta(minutes=minutes))
-            assert f"signal is {minutes} minutes old" in next(iter(report.blocked.values()))
+            age = minutes - 1  # from the end of the signal's 1-minute bar
+            assert f"signal is {age} minutes old" in next(iter(report.blocked.values()))
     assert sql_conn.execute("SELECT count(*) FROM alerts WHERE alert_type = 'risk_limit'").fetchone()[0] == 1
 
 
