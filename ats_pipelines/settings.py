@@ -11,6 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_DATABASE_URL = "postgresql://127.0.0.1:5432/ats"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DAGSTER_PG_URL = "postgresql+psycopg2://127.0.0.1:5432/ats_dagster"
 
 
 def database_url() -> str:
@@ -21,6 +22,11 @@ def database_url() -> str:
 def redis_url() -> str:
     """Redis URL of the hot cache (``ATS_REDIS_URL``)."""
     return os.environ.get("ATS_REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def dagster_pg_url() -> str:
+    """PostgreSQL URL of Dagster's own storage (``DAGSTER_PG_URL``), in SQLAlchemy's psycopg2 form."""
+    return os.environ.get("DAGSTER_PG_URL") or DEFAULT_DAGSTER_PG_URL
 
 
 def timescale_setting() -> str:
