@@ -37,6 +37,16 @@ def timescale_setting() -> str:
     return value
 
 
+def with_database(url: str, name: str) -> str:
+    """``url`` naming database ``name`` instead: host, credentials and libpq parameters (``sslmode``, ...) kept."""
+    return urlunsplit(urlsplit(url)._replace(path="/" + name))
+
+
+def database_name(url: str) -> str:
+    """The database a PostgreSQL URL names."""
+    return urlsplit(url).path.lstrip("/")
+
+
 def redact_url(url: str) -> str:
     """The URL with any password replaced by ``***`` and the query string dropped, safe to print."""
     parts = urlsplit(url)

@@ -23,10 +23,11 @@ import pytest
 import redis as redis_py
 
 from ats_pipelines.db import migrate
+from ats_pipelines.settings import database_name, with_database
 from tests.conftest import REPO_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, free_port, recreate_database
 
-COMMANDS_DB_URL = TEST_DATABASE_URL + "_commands"
-COMMANDS_DAGSTER_DB_URL = TEST_DATABASE_URL + "_commands_dagster"
+COMMANDS_DB_URL = with_database(TEST_DATABASE_URL, database_name(TEST_DATABASE_URL) + "_commands")
+COMMANDS_DAGSTER_DB_URL = with_database(TEST_DATABASE_URL, database_name(TEST_DATABASE_URL) + "_commands_dagster")
 FRESH = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
 ENV = {**FRESH, "ATS_DATABASE_URL": COMMANDS_DB_URL, "ATS_REDIS_URL": TEST_REDIS_URL,
        "DAGSTER_PG_URL": COMMANDS_DAGSTER_DB_URL.replace("postgresql://", "postgresql+psycopg2://")}

@@ -11,9 +11,10 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from ats_pipelines.defs.monitoring.assets import system_metrics
 from ats_pipelines.resources import RedisResource
+from ats_pipelines.settings import with_database
 from tests.conftest import REPO_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, recreate_database
 
-DAGSTER_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_dagster"
+DAGSTER_DB_URL = with_database(TEST_DATABASE_URL, "ats_test_dagster")
 
 
 @pytest.fixture
