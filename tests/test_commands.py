@@ -37,7 +37,7 @@ NEEDS_SCHEMA = ("stream", "emergency-stop", "resume", "backtest")
 def readme_commands() -> list[str]:
     """The README's command list: each line of the code block under "## Commands", comment and optional
     ``[...]`` parts dropped."""
-    block = re.search(r"^## Commands\n\n```bash\n(.*?)\n```", (REPO_ROOT / "README.md").read_text(), re.S | re.M)
+    block = re.search(r"^## Commands\n.*?```bash\n(.*?)\n```", (REPO_ROOT / "README.md").read_text(), re.S | re.M)
     lines = [line.split("#", 1)[0] for line in block.group(1).splitlines()]
     return [re.sub(r"\s*\[[^]]*\]", "", line).strip() for line in lines if line.strip()]
 
