@@ -8,9 +8,10 @@ the default is :data:`ats_pipelines.settings.DEFAULT_DAGSTER_PG_URL`.
 
 from __future__ import annotations
 
+import psycopg
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 
-from ats_pipelines.settings import dagster_pg_url
+from ats_pipelines.settings import dagster_pg_url, redact_url
 
 
 class _UrlFromEnvironment:
@@ -22,7 +23,20 @@ class _UrlFromEnvironment:
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
-        return cls(postgres_url=dagster_pg_url(), inst_data=inst_data)
+        url = dagster_pg_url()
+        _require_reachable(url)
+        return cls(postgres_url=url, inst_data=inst_data)
+
+
+def _require_reachable(url: str) -> None:
+    """Connect once, as the URL says; a database that is down or refuses the URL ends the process with one line
+    naming DAGSTER_PG_URL (Dagster would retry, then print a traceback)."""
+    try:
+        psycopg.connect(url.replace("postgresql+psycopg2://", "postgresql://", 1), connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SystemExit(f"Error: cannot use Dagster's database {redact_url(url)} ({reason}): check DAGSTER_PG_URL "
+                         "and that PostgreSQL is running") from None
 
 
 class RunStorage(_UrlFromEnvironment, PostgresRunStorage):

@@ -235,3 +235,15 @@ def test_with_only_path_and_home_the_defaults_work():
     assert "head:" in run(".venv/bin/ats db current", FRESH).output
     outcome = run(".venv/bin/dg check defs", FRESH)
     assert outcome.returncode == 0 and "All definitions loaded successfully" in outcome.output
+
+
+@pytest.mark.parametrize(("command", "variable", "url"), [
+    (".venv/bin/ats db current", "ATS_DATABASE_URL", "postgresql://127.0.0.1:1/ats"),
+    (".venv/bin/ats backtest", "ATS_DATABASE_URL", "postgresql://127.0.0.1:1/ats"),
+    (".venv/bin/dg check defs", "DAGSTER_PG_URL", "postgresql+psycopg2://127.0.0.1:1/ats_dagster"),
+])
+def test_a_database_that_is_down_is_one_line_naming_its_variable(command, variable, url):
+    outcome = run(command, {**FRESH, variable: url})
+    assert outcome.returncode == 1
+    last = outcome.output.strip().splitlines()[-1]
+    assert last.startswith("Error: cannot use ") and f"check {variable}" in last and "Connection refused" in last
