@@ -158,7 +158,8 @@ def test_every_readme_command_works_as_typed(fresh_databases):
         elif name == "ats demo":
             port = free_port()
             with running(f"{command} --port {port}") as demo:
-                demo.wait_for(r"Alpaca fake server: http://127\.0\.0\.1:\d+")  # its fake vendors are up
+                demo.wait_for(r"Alpaca fake server: http://127\.0\.0\.1:\d+")  # its fake vendors are up ...
+                demo.wait_for(r"(plain PostgreSQL|TimescaleDB) mode")  # ... the database migrated: runs start
                 outcome = demo.stop()
             outcome.check()
             assert outcome.returncode == 0 and "stopping: every process the demo started is being stopped" in \
