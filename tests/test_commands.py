@@ -42,6 +42,12 @@ def readme_commands() -> list[str]:
     return [re.sub(r"\s*\[[^]]*\]", "", line).strip() for line in lines if line.strip()]
 
 
+def command_name(command: str) -> str:
+    """``ats db upgrade``, ``ats demo``, ``dg dev``, ``make bench``: the program and its (sub)command."""
+    words = [word for word in command.split() if not word.startswith(("-", '"'))]
+    return " ".join([words[0].rsplit("/", 1)[-1], *words[1:3 if words[1] == "db" else 2]])
+
+
 @dataclass
 class Outcome:
     returncode: int
@@ -129,7 +135,7 @@ def fresh_databases() -> Iterator[None]:
 
 def test_the_commands_that_need_the_schema_name_the_upgrade_on_an_empty_database(fresh_databases):
     for command in readme_commands():
-        if command.split()[1] in NEEDS_SCHEMA:
+        if command_name(command).split()[-1] in NEEDS_SCHEMA:
             outcome = run(command)
             assert outcome.returncode != 0
             assert outcome.output.strip().splitlines()[-1] == (
@@ -143,9 +149,7 @@ def test_every_readme_command_works_as_typed(fresh_databases):
     commands = readme_commands()
     assert commands[0] == ".venv/bin/ats db upgrade" and "make bench" in commands and len(commands) == 16
     for command in commands:
-        words = command.split()
-        name = command if words[0] == "make" else " ".join([words[0].rsplit("/", 1)[1], *words[1:3]])
-        name = name if name.startswith(("ats db", "dg dev", "make")) else " ".join(name.split()[:2])
+        name = command_name(command)
         if name.startswith("ats db") or name in ("ats emergency-stop", "ats resume", "ats backtest"):
             outcome = run(command)
         if name == "ats db upgrade":
@@ -164,7 +168,7 @@ def test_every_readme_command_works_as_typed(fresh_databases):
             outcome.check()
             assert outcome.returncode == 0 and "stopping: every process the demo started is being stopped" in \
                 outcome.output
-        elif words[1].startswith("fake-"):
+        elif name.startswith("ats fake-"):
             with running(with_free_port(command)) as server:
                 server.wait_for(r"fake .* on (http|ws)://127\.0\.0\.1:\d+")
                 outcome = server.stop()
@@ -179,6 +183,7 @@ def test_every_readme_command_works_as_typed(fresh_databases):
                     time.sleep(0.5)
                 outcome = dev.stop()
             outcome.check()
+            assert outcome.returncode == 0
         elif name == "ats stream":
             _stream_is_up_and_stops_cleanly(command)
         elif name == "ats emergency-stop":

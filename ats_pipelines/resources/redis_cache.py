@@ -55,12 +55,16 @@ class RedisResource(dg.ConfigurableResource):
         replies."""
         pool = self.client.connection_pool
         connection = pool.get_connection()
+        # The connection's own parser (hiredis) reads the replies, as Connection.read_response does minus its
+        # per-reply bookkeeping (host string, health-check clock): this loop runs once per command. Socket errors
+        # and timeouts raise the same redis exceptions; error replies come back as values, raised below.
+        read = connection._parser.read_response
         sent = 0
         try:
             for payload, count in batches:
                 connection.send_packed_command([payload], check_health=False)
                 for _ in range(count):
-                    _raise_failed_transaction(connection.read_response(disable_decoding=True))
+                    _raise_error_reply(read(disable_decoding=True))
                 sent += count
         except BaseException:
             connection.disconnect()  # replies may still be in flight: never hand this socket back as is
@@ -157,8 +161,11 @@ class RedisResource(dg.ConfigurableResource):
         return self.client.delete(*keys) if keys else 0
 
 
-def _raise_failed_transaction(reply: object) -> None:
-    """Raise the first failed command of an ``EXEC`` reply (a list holding the error in its place)."""
+def _raise_error_reply(reply: object) -> None:
+    """Raise an error reply, or the first failed command of an ``EXEC`` reply (a list holding the error in its
+    place)."""
+    if isinstance(reply, redis.ResponseError):
+        raise reply
     if isinstance(reply, list):
         for item in reply:
             if isinstance(item, redis.ResponseError):
