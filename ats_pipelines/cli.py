@@ -224,8 +224,8 @@ def fake_polygon_ws(port: int, api_key: str) -> None:
     from ats_pipelines.fakes.polygon_ws_server import serve
 
     with serve(api_key, port, live_feed=True) as server:
-        click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
-        try:
+        try:  # Ctrl-C right after the line still ends cleanly
+            click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -256,8 +256,8 @@ def fake_alpaca(port: int, key_id: str, secret: str) -> None:
 
 
 def _serve_until_interrupted(server, vendor: str) -> None:
-    click.echo(f"fake {vendor} API on {server.base_url}", err=True)
-    try:
+    try:  # Ctrl-C right after the line still ends cleanly
+        click.echo(f"fake {vendor} API on {server.base_url}", err=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
