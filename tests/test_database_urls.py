@@ -70,3 +70,5 @@ def test_a_refused_connection_is_one_line_without_the_password(database_url, mon
     assert "hunter" not in result.output and "sslmode" not in result.output
     [line] = result.output.strip().splitlines()
     assert line.startswith("Error: cannot use the database postgresql://nobody:***@") and "ATS_DATABASE_URL" in line
+    with_traceback = CliRunner().invoke(main, ["--debug", "db", "current"])
+    assert isinstance(with_traceback.exception, sqlalchemy.exc.OperationalError)  # --debug: the exception itself
