@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+from pathlib import Path
 
 import click
 
+from ats_pipelines.cli_errors import OneLineErrors
 from ats_pipelines.db import migrate
 from ats_pipelines.db.report import schema_report
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.settings import database_url, redact_url
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 @click.option("-v", "--verbose", is_flag=True, help="log migration steps")
-def main(verbose: bool) -> None:
-    """ats_pipelines: market data into TimescaleDB and Redis, orchestrated by Dagster."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+@click.option("--debug", is_flag=True, help="log everything and show the traceback of an error")
+def main(verbose: bool, debug: bool) -> None:
+    """ats_pipelines: market data into TimescaleDB and Redis, orchestrated by Dagster.
+
+    A missing setting or service ends a command with one line naming the variable or the command to run."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").is_file():
+        os.environ["DAGSTER_HOME"] = str(Path.cwd())  # the repository root's instance, as `make` sets it
+
+
+def migrated(command):
+    """Run ``command`` only on a database at the head revision (else one line: run `ats db upgrade`)."""
+
+    @functools.wraps(command)
+    def checked(*args, **kwargs):
+        migrate.require_head(database_url())
+        return command(*args, **kwargs)
+
+    return checked
 
 
 @main.group()
@@ -91,6 +111,7 @@ def demo(ui: bool, port: int) -> None:
 
 @main.command()
 @click.option("--flush-seconds", default=1.0, show_default=True, help="how often buffered rows are written")
+@migrated
 def stream(flush_seconds: float) -> None:
     """Stream trades, quotes and minute bars of the universe (stocks and crypto) from the Polygon WebSocket
     (POLYGON_WS_URL) into Redis and TimescaleDB until SIGTERM or Ctrl-C, which flush the buffer first."""
@@ -123,6 +144,7 @@ def stream(flush_seconds: float) -> None:
 @click.option("--replay-from", default=None, help="ISO time (UTC): the loop's clock starts there instead of now, "
               "to trade a recorded session as if live")
 @click.option("--replay-speed", default=1.0, show_default=True, help="with --replay-from: clock seconds per second")
+@migrated
 def live(strategy: str, model_name: str, threshold: float, consumer: str | None, replay_from: str | None,
          replay_speed: float) -> None:
     """Trade while the market is open: at every completed bar the stream publishes (ATS_UNIVERSE), compute
@@ -158,6 +180,7 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
 @click.option("--start", default="2000-01-01", show_default=True, help="first day (UTC)")
 @click.option("--end", default="2100-01-01", show_default=True, help="day after the last (UTC)")
 @click.option("--cash", default=100_000.0, show_default=True)
+@migrated
 def backtest(model_name: str, start: str, end: str, cash: float) -> None:
     """Trade a model's stored signals through the risk limits and the simulated broker (fills at the next
     bar's open against the stored bars) and print the equity curve and its summary."""
@@ -174,6 +197,7 @@ def backtest(model_name: str, start: str, end: str, cash: float) -> None:
 @main.command("emergency-stop")
 @click.option("--reason", required=True, help="why: recorded with the stop")
 @click.option("--liquidate", is_flag=True, help="also close every position at the broker")
+@migrated
 def emergency_stop(reason: str, liquidate: bool) -> None:
     """Stop all trading now: record the stop, mirror it to Redis, cancel open orders (and liquidate) at the
     broker ATS_BROKER chooses, as the runs do. No order goes out until `ats resume`."""
@@ -192,6 +216,7 @@ def emergency_stop(reason: str, liquidate: bool) -> None:
 
 @main.command()
 @click.option("--resolution", required=True, help="what was done: recorded with every resolved stop")
+@migrated
 def resume(resolution: str) -> None:
     """Lift the emergency stop, recording the resolution."""
     import getpass
@@ -225,8 +250,8 @@ def fake_polygon_ws(port: int, api_key: str) -> None:
     from ats_pipelines.fakes.polygon_ws_server import serve
 
     with serve(api_key, port, live_feed=True) as server:
-        click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
-        try:
+        try:  # Ctrl-C right after the line still ends cleanly
+            click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -257,8 +282,8 @@ def fake_alpaca(port: int, key_id: str, secret: str) -> None:
 
 
 def _serve_until_interrupted(server, vendor: str) -> None:
-    click.echo(f"fake {vendor} API on {server.base_url}", err=True)
-    try:
+    try:  # Ctrl-C right after the line still ends cleanly
+        click.echo(f"fake {vendor} API on {server.base_url}", err=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -26,9 +26,10 @@ from psycopg import sql
 
 from ats_pipelines.demo import DEMO_RANGE
 from ats_pipelines.market_calendar import sessions
+from ats_pipelines.settings import with_database
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, free_port, recreate_database
 
-DEMO_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_demo"
+DEMO_DB_URL = with_database(TEST_DATABASE_URL, "ats_test_demo")
 DEMO_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
 SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "ui"
 CHROMIUM = "/usr/bin/chromium"
