@@ -19,7 +19,7 @@ from ats_pipelines.defs.features.specs import FeatureSpec, code_version
 from ats_pipelines.defs.features.technical import LEAD_IN_BARS, NAMES, compute_technical
 from ats_pipelines.defs.market_data.assets import stock_aggs
 from ats_pipelines.market_calendar import NEW_YORK, sessions
-from tests.conftest import checks, market_resources, metadata, run
+from tests.conftest import checks, feature_resources, market_resources, metadata, run
 
 SYMBOLS = "AAPL,MSFT"
 FEATURE_QUERY = ("SELECT symbol, timeframe, feature_name, timestamp, feature_value::float8 FROM features"
@@ -32,7 +32,7 @@ def ingest(db, fake_polygon, first: str, last: str) -> None:
 
 def materialize(db, first: str, last: str | None = None, timeframes: str | None = None):
     config = {"ops": {"features": {"config": {"timeframes": timeframes}}}} if timeframes else None
-    return run([features], {"timescale": db}, first, last, run_config=config)
+    return run([features], feature_resources(db), first, last, run_config=config)
 
 
 def stored(sql_conn) -> dict[tuple, float]:

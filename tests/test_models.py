@@ -15,6 +15,7 @@ import polars as pl
 import psycopg
 import pytest
 
+from ats_pipelines.defs.features.versions import record_versions
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
 from ats_pipelines.defs.models.training import metrics, predict
@@ -51,6 +52,19 @@ def plant(db, beta: float, seed: int = 1) -> None:
                                        "feature_value": values, "timeframe": "1m", "feature_group": "momentum"}))
     db.write("stock_aggs", pl.concat(bars))
     db.write("features", pl.concat(feats))
+    define_planted(db, {"sig": "planted-1", "weak": "planted-1", "noise": "planted-1"},
+                   (times[0], times[-1] + timedelta(days=1)))
+
+
+def define_planted(db, versions: dict[str, str], window: tuple[datetime, datetime]) -> None:
+    """Register the planted features' definitions and record their versions on the days written, as the
+    features asset does for its own."""
+    for name, version in versions.items():
+        db.execute("INSERT INTO feature_metadata (feature_name, description, formula, created_at, updated_at,"
+                   " version) VALUES (%(name)s, 'planted', 'planted', now(), now(), %(version)s)"
+                   " ON CONFLICT (feature_name) DO UPDATE SET version = EXCLUDED.version",
+                   {"name": name, "version": version})
+    record_versions(db, "1m", versions, window)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ats_pipelines.defs.automation import VENDOR_RUN_RETRIES
 from ats_pipelines.defs.market_data.assets import (
     crypto_aggs,
     options_aggs,
@@ -24,12 +25,12 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 session_job = dg.define_asset_job(
     "market_data_session", selection=[stock_aggs, stock_aggs_rollups, options_aggs, trades, quotes],
-    description="Stock, option and tick data of one session (or a range, as one run).",
+    description="Stock, option and tick data of one session (or a range, as one run).", tags=VENDOR_RUN_RETRIES,
 )
-crypto_job = dg.define_asset_job("market_data_crypto", selection=[crypto_aggs])
+crypto_job = dg.define_asset_job("market_data_crypto", selection=[crypto_aggs], tags=VENDOR_RUN_RETRIES)
 refetch_job = dg.define_asset_job(
     "market_data_refetch", selection=[stock_aggs, stock_aggs_rollups, crypto_aggs, options_aggs, trades, quotes],
-    description="Every market-data asset over the last days, as one range run.",
+    description="Every market-data asset over the last days, as one range run.", tags=VENDOR_RUN_RETRIES,
 )
 
 

@@ -49,6 +49,15 @@ class RegisteredModel:
         return self.parameters["file"]["sha256"]
 
     @property
+    def label(self) -> str:
+        return f"model v{self.version} ({self.model_id})"
+
+    @property
+    def feature_versions(self) -> dict[str, str]:
+        """The version of each feature the model was trained on (none recorded: trained before versions)."""
+        return dict(self.parameters.get("feature_versions") or {})
+
+    @property
     def trained_through(self) -> datetime:
         """The last bar time of the data the model was fitted on; signals come only after it."""
         return datetime.fromisoformat(self.parameters["training_data"]["end"])

@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from ats_pipelines.defs.features.technical import NAMES as TECHNICAL_FEATURES
+from ats_pipelines.defs.features.versions import current_days, registered_versions
 from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
 from ats_pipelines.defs.models.training import (
@@ -86,14 +88,20 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
     try:
         active = registry.active_model(timescale, config.model_name)
         comparable = active is not None and active.timeframe == config.timeframe
+        versions = registered_versions(timescale, [*config.features, *(active.features if active else [])])
+        if comparable and active.feature_versions != {f: versions.get(f) for f in active.features}:
+            log.append(f"active model v{active.version} not compared: trained on other feature versions")
+            comparable = False
         columns = list(dict.fromkeys([*config.features, *(active.features if comparable else [])]))
         started = time.perf_counter()
         data = labelled(timescale, config.timeframe, columns, config.bound(config.start), config.bound(config.end),
                         config.symbols)
+        days = current_days(timescale, config.timeframe, versions, columns)  # never mix old and new definitions
+        data = data.filter(pl.col("timestamp").dt.date().is_in(days))
         dataset_seconds = time.perf_counter() - started
         if data.height == 0:
-            raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features}: "
-                               "materialize the features asset first")
+            raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features} at "
+                               "their current versions: materialize the features asset first")
         log.append(f"dataset: {data.height} rows, {data['symbol'].n_unique()} symbols, "
                    f"{data['timestamp'].min()} .. {data['timestamp'].max()}")
         splits = walk_forward(data["timestamp"], config.folds, config.gap_bars, config.held_out_fraction)
@@ -118,6 +126,7 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
             "features": list(config.features), "version": version, "status": status, "file_path": path,
             "created_at": datetime.now(UTC),
             "parameters": registry.jsonb_text({**setup, "label": "close[t+1] / close[t] - 1 > 0",
+                                               "feature_versions": {f: versions[f] for f in config.features},
                                                "training_data": training_data,
                                                "file": {"format": "xgboost-ubj", "sha256": sha256}}),
             "metrics": registry.jsonb_text({**run_metrics, "feature_importance": gains,

@@ -1,0 +1,2 @@
+-- Reverse of 0013_feature_versions.up.sql.
+DROP TABLE IF EXISTS feature_versions;
