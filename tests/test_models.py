@@ -173,8 +173,8 @@ def test_the_recorded_folds_never_train_past_their_test_window(db, sql_conn, sto
         assert gap >= timedelta(minutes=10), fold
 
 
-def signals(db, store, partition: str, **config):
-    return run([trading_signals], {"timescale": db, "model_store": store}, partition,
+def signals(db, store, partition: str, raise_on_error: bool = True, **config):
+    return run([trading_signals], {"timescale": db, "model_store": store}, partition, raise_on_error=raise_on_error,
                run_config={"ops": {"trading_signals": {"config": config}}} if config else None)
 
 
@@ -226,3 +226,36 @@ def test_without_an_active_model_there_are_no_signals(db, sql_conn, store):
     md = metadata(signals(db, store, "2024-03-08"), "trading_signals")
     assert (md["models"], md["buy"], md["sell"]) == ("none", 0, 0)
     assert json.dumps(md["threshold"]) == "0.6"
+
+
+def test_a_changed_feature_definition_refuses_the_older_model_until_a_new_training(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    [(first_id, recorded)] = sql_conn.execute("SELECT model_id::text, parameters -> 'feature_versions' FROM models")
+    assert recorded == {"sig": "planted-1", "noise": "planted-1"}
+    # sig's definition changes and its features are recomputed (here: re-registered at a new version)
+    define_planted(db, {"sig": "planted-2"}, (T0, T0 + timedelta(days=40)))
+    failed = signals(db, store, "2024-03-08", raise_on_error=False)
+    assert not failed.success
+    error = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.cause
+    assert error.cls_name == "FeatureVersionError" and "sig (model: planted-1, bars: planted-2)" in error.message
+    assert sql_conn.execute("SELECT count(*) FROM trading_signals").fetchone()[0] == 0
+
+    train(db, store)  # the new training reads the new definition and records it
+    active = sql_conn.execute("SELECT model_id::text, parameters -> 'feature_versions', metrics -> 'promotion'"
+                              " FROM models WHERE status = 'active'").fetchone()
+    assert active[0] != first_id and active[1] == {"sig": "planted-2", "noise": "planted-1"}
+    assert active[2]["active_model_auc"] is None  # the old model, on other definitions, was not compared
+    assert signals(db, store, "2024-03-08", raise_on_error=False).success
+    assert sql_conn.execute("SELECT count(DISTINCT model_id) FROM trading_signals").fetchone()[0] == 1
+
+
+def test_a_training_reads_only_the_days_stored_at_the_current_versions(db, sql_conn, store):
+    plant(db, beta=0.5)
+    days = sorted({t.date() for t in session_minutes(BARS)})
+    stale = (datetime.combine(days[0], datetime.min.time(), UTC), datetime.combine(days[2], datetime.min.time(), UTC))
+    record_versions(db, "1m", {"sig": "planted-0"}, stale)  # the first two days computed by an older definition
+    train(db, store)
+    parameters = sql_conn.execute("SELECT parameters FROM models").fetchone()[0]
+    assert datetime.fromisoformat(parameters["training_data"]["start"]).date() == days[2]
+
