@@ -121,3 +121,22 @@ def test_a_failed_split_refetch_is_asked_again_under_a_new_run_key(db, fake_poly
 def _split_requests(db, instance) -> list[dg.RunRequest]:
     with dg.build_sensor_context(resources={"timescale": db}, instance=instance) as context:
         return [r for r in split_adjustment_sensor(context) if isinstance(r, dg.RunRequest)]
+
+
+def test_a_split_refetch_recomputes_the_features_of_the_partitions_it_rewrote(db, fake_polygon):
+    instance, resources = dg.DagsterInstance.ephemeral(), market_resources(db, fake_polygon, stocks="AAPL")
+    automation = Automation(instance)
+    automation.tick()
+    run([stock_aggs], resources, "2024-03-04", DAY, instance=instance)
+    run([features], feature_resources(db, "AAPL"), "2024-03-04", DAY, instance=instance)
+    automation.tick()
+    assert automation.tick() == {}
+    fake_polygon.set_splits((*polygon_data.SPLITS, polygon_data.Split("AAPL", datetime(2024, 3, 6).date(), 1, 2)))
+    dg.materialize([stock_splits], resources=resources, instance=dg.DagsterInstance.ephemeral())
+    [request] = _split_requests(db, instance)
+    result = dg.materialize([stock_aggs], resources=resources, instance=instance, tags=request.tags,
+                            run_config=request.run_config)
+    assert result.success
+    # the re-adjusted days, old as they are, get their features again; the latest day follows its own ingest
+    assert automation.tick() == {"features": ["2024-03-04", "2024-03-05"]}
+    assert automation.tick() == {}

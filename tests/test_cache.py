@@ -182,8 +182,8 @@ def test_with_redis_down_the_database_is_still_written_and_the_sensor_catches_up
     [request] = feature_cache_sensor(dg.build_sensor_context(instance=instance)).run_requests
     refresh(feature_cache, db, cache, **request.run_config["ops"]["feature_cache"]["config"])
     latest = sql_conn.execute("SELECT feature_value::float8 FROM features WHERE symbol = 'AAPL' AND timeframe = '1m'"
-                              " AND feature_name = 'sma_20' ORDER BY timestamp DESC LIMIT 1").fetchone()[0]
-    assert float(cache.get("feature:AAPL:sma_20:1m")) == latest
+                              " AND feature_name = 'sma_20_vs_close' ORDER BY timestamp DESC LIMIT 1").fetchone()[0]
+    assert float(cache.get("feature:AAPL:sma_20_vs_close:1m")) == latest
 
 
 def test_the_bulk_path_reports_error_replies(cache):

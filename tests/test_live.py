@@ -66,7 +66,7 @@ def test_live_features_equal_what_the_features_asset_stores(db, cache, sql_conn)
     newest = fed["timestamp"].max()
     for symbol in SYMBOLS:
         assert float(cache.get(redis_keys.feature(symbol, "rsi_14", "1m"))) == stored[(symbol, newest, "rsi_14")]
-        assert len(cache.history(redis_keys.feature_history(symbol, "sma_20", "1m"))) == 100
+        assert len(cache.history(redis_keys.feature_history(symbol, "sma_20_vs_close", "1m"))) == 100
 
 
 class StepClock:

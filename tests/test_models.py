@@ -16,8 +16,10 @@ import psycopg
 import pytest
 
 from ats_pipelines.defs.features.versions import record_versions
+from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
+from ats_pipelines.defs.models.run import MINUTE_MODEL
 from ats_pipelines.defs.models.training import metrics, predict
 from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource
@@ -259,3 +261,52 @@ def test_a_training_reads_only_the_days_stored_at_the_current_versions(db, sql_c
     parameters = sql_conn.execute("SELECT parameters FROM models").fetchone()[0]
     assert datetime.fromisoformat(parameters["training_data"]["start"]).date() == days[2]
 
+
+
+def test_the_gate_compares_only_on_held_out_rows_after_the_active_models_training_data(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)  # v1 trains on everything before the latest fifth
+    train(db, store, end=session_minutes(BARS)[1200].isoformat())  # v2's held-out rows are inside v1's training
+    rows = models(sql_conn)
+    assert [(r[0], r[1]) for r in rows] == [("1", "active"), ("2", "rejected")]
+    promotion = rows[1][3]["promotion"]
+    assert "no held-out row after the active model's training data" in promotion["reason"]
+    assert promotion["active_model_auc"] is None  # never scored in-sample
+    train(db, store, seed=8)  # v3: the same held-out period as v1, all of it after v1's training data
+    v3 = models(sql_conn)[2][3]["promotion"]
+    assert v3["active_model_auc"] is not None and "held-out rows after its training data" in v3["reason"]
+
+
+def test_end_bounds_the_labels_too(db):
+    plant(db, beta=0.5)
+    times = session_minutes(BARS)
+    data = labelled(db, "1m", ["sig"], end=times[1000])
+    assert data["timestamp"].max() == times[998]  # times[999] would take its label from times[1000], past end
+    assert data["next_timestamp"].max() == times[999] < times[1000]
+
+
+def test_a_promotion_retires_only_the_model_the_gate_compared_with(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    [(first_id,)] = sql_conn.execute("SELECT model_id::text FROM models").fetchall()
+    registry.start_run(db, "00000000-0000-0000-0000-000000000001", {})
+    row = {"model_id": "00000000-0000-0000-0000-000000000002", "model_name": MINUTE_MODEL,
+           "target": registry.TARGET, "features": ["sig"], "parameters": "{}", "metrics": "{}",
+           "created_at": datetime.now(UTC), "version": "9", "status": "active", "file_path": "x"}
+    with pytest.raises(registry.PromotionRaceError, match="not promoted"):  # it compared with no active model
+        registry.record_model(db, "00000000-0000-0000-0000-000000000001", row, "", {}, compared_with=None)
+    assert sql_conn.execute("SELECT model_id::text, status FROM models").fetchall() == [(first_id, "active")]
+    registry.record_model(db, "00000000-0000-0000-0000-000000000001", row, "", {}, compared_with=first_id)
+    assert dict(sql_conn.execute("SELECT model_id::text, status FROM models").fetchall()) == {
+        first_id: "retired", row["model_id"]: "active"}
+
+
+def test_one_training_of_a_name_runs_at_a_time(db, sql_conn, store):
+    plant(db, beta=0.5)
+    with registry.training_lock(db, MINUTE_MODEL):
+        busy = train(db, store, raise_on_error=False)
+    assert not busy.success
+    error = next(e for e in busy.all_events if e.is_step_failure).step_failure_data.error.cause
+    assert error.cls_name == "TrainingBusy" and "another training" in error.message
+    assert sql_conn.execute("SELECT count(*) FROM models").fetchone()[0] == 0
+    assert train(db, store).success  # the lock is released with its holder

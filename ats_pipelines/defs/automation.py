@@ -12,6 +12,8 @@ import dagster as dg
 # Run retries (dagster.yaml enables them): a vendor run that fails (an outage past the client's own retries, a
 # lost worker) is retried from the failed step, after the daemon's delay, up to three times.
 VENDOR_RUN_RETRIES = {"dagster/max_retries": "3", "dagster/retry_strategy": "FROM_FAILURE"}
+# Tag of a split re-fetch run (split_adjustment_sensor): the partitions it rewrote get their features recomputed.
+SPLIT_TAG = "ats/splits"
 # Bumped by minute alerts all session long; flow features are read when the bars land, not on each alert.
 FLOW_ALERTS = dg.AssetSelection.assets("unusual_whales_options")
 
@@ -22,6 +24,15 @@ def follows_inputs(ignore: dg.AssetSelection | None = None) -> dg.AutomationCond
     condition = dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
     return (condition.ignore(ignore) if ignore is not None else condition).with_label(
         "follows its inputs (eager, blocking checks passed)")
+
+
+def after_split_refetch() -> dg.AutomationCondition:
+    """Every partition whose bars a split re-fetch just rewrote (the symbol's adjusted history before the split),
+    whatever its age: its features are recomputed on the re-adjusted bars."""
+    rewritten = dg.AutomationCondition.newly_updated() & dg.AutomationCondition.any_new_update_has_run_tags(
+        tag_keys={SPLIT_TAG})
+    return (dg.AutomationCondition.any_deps_match(rewritten) & ~dg.AutomationCondition.any_deps_in_progress()
+            & ~dg.AutomationCondition.in_progress()).with_label("its bars were re-adjusted by a split re-fetch")
 
 
 def follows_any_update(ignore: dg.AssetSelection | None = None) -> dg.AutomationCondition:

@@ -47,6 +47,7 @@ def activate_model(db, store, model_name: str, trained_through, seed: int = 1) -
     version = registry.next_version(db, model_name)
     path, sha256 = store.save(booster, model_name, version, model_id)
     registry.start_run(db, run_id, {"model_name": model_name})
+    active = registry.active_model(db, model_name)
     registry.record_model(db, run_id, {
         "model_id": model_id, "model_name": model_name, "target": registry.TARGET, "features": list(NAMES),
         "version": version, "status": "active", "file_path": path, "created_at": datetime.now(UTC),
@@ -54,5 +55,5 @@ def activate_model(db, store, model_name: str, trained_through, seed: int = 1) -
                                            "feature_versions": current_versions(NAMES),
                                            "file": {"format": "xgboost-ubj", "sha256": sha256}}),
         "metrics": registry.jsonb_text({"held_out": {"auc": 0.9}}),
-    }, "", {})
+    }, "", {}, active.model_id if active else None)
     return model_id

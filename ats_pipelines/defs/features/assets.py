@@ -11,7 +11,7 @@ import polars as pl
 from psycopg import sql
 from pydantic import Field
 
-from ats_pipelines.defs.automation import FLOW_ALERTS, follows_inputs
+from ats_pipelines.defs.automation import FLOW_ALERTS, after_split_refetch, follows_inputs
 from ats_pipelines.defs.features.checks import (
     CHECKS,
     coverage,
@@ -88,7 +88,7 @@ class Part:
     kinds={"python", "talib", "timescaledb"},
     code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
     check_specs=check_specs("features", CHECKS, blocking={"coverage"}),
-    automation_condition=follows_inputs(ignore=FLOW_ALERTS),
+    automation_condition=follows_inputs(ignore=FLOW_ALERTS) | after_split_refetch(),
     description="Point-in-time features of every adjusted stock bar: TA-Lib's indicators (trend, momentum, "
     "volatility, volume) over each symbol's consecutive bars of each timeframe, and options-flow features "
     "(Unusual Whales alerts up to the session's close) at each 1d bar. A row at t uses bars up to t only; "

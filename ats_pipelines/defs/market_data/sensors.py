@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from ats_pipelines.defs.automation import VENDOR_RUN_RETRIES
+from ats_pipelines.defs.automation import SPLIT_TAG, VENDOR_RUN_RETRIES
 from ats_pipelines.defs.market_data.assets import stock_aggs
 from ats_pipelines.defs.market_data.partitions import HISTORY_START
 from ats_pipelines.resources import TimescaleResource
@@ -39,7 +39,7 @@ def split_adjustment_sensor(context: dg.SensorEvaluationContext, timescale: Time
             run_key=f"{key}-attempt-{failed_attempts(context.instance, key) + 1}",
             run_config={"ops": {"stock_aggs": {"config": {"symbols": [symbol], "adjusted_only": True}}}},
             tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
-                  "ats/trigger": "split_adjustment_sensor", "ats/splits": f"{symbol} {splits}",
+                  "ats/trigger": "split_adjustment_sensor", SPLIT_TAG: f"{symbol} {splits}",
                   SPLIT_KEY_TAG: key},
         )
 
