@@ -18,6 +18,7 @@ from ats_pipelines.defs.features.checks import coverage
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
 from ats_pipelines.defs.features.technical import LEAD_IN_BARS, NAMES, compute_technical
 from ats_pipelines.defs.market_data.assets import stock_aggs
+from ats_pipelines.defs.options_flow.assets import RECORD_COVERAGE_SQL
 from ats_pipelines.fakes.live_market import session_bars
 from ats_pipelines.market_calendar import NEW_YORK, sessions
 from tests.conftest import checks, feature_resources, market_resources, metadata, run
@@ -170,6 +171,7 @@ def test_flow_features_count_only_alerts_before_the_close(db, sql_conn, fake_pol
         "premium_type": "debit", "sentiment": s, "volume": 10, "days_to_expiration": 8, "alert_id": f"a{i}",
     } for i, (t, u, k, s, p) in enumerate(alerts)]).with_columns(pl.col("volume").cast(pl.Int32),
                                                                   pl.col("days_to_expiration").cast(pl.Int32)))
+    db.execute(RECORD_COVERAGE_SQL, {"from": previous_close - timedelta(days=2), "to": close})  # ingest succeeded
     materialize(db, "2024-03-07")
     flow = {(r[0], r[1]): r[2] for r in sql_conn.execute(
         "SELECT symbol, feature_name, feature_value::float8 FROM features WHERE feature_group = 'flow'"
@@ -273,3 +275,15 @@ def test_a_2_for_1_split_leaves_the_features_of_the_days_before_it_unchanged(db,
     assert len(first) > 10_000 and {k[2] for k in first} == set(NAMES)
     assert {k: again[k] for k in first} == first
     assert any(k[3] >= split_day for k in again)  # the split day itself has features, on the new scale
+
+
+def test_a_session_without_a_successful_flow_ingest_has_no_flow_features(db, sql_conn, fake_polygon):
+    ingest(db, fake_polygon, "2024-03-06", "2024-03-08")
+    close = datetime(2024, 3, 7, 21, 0, tzinfo=UTC)
+    db.execute(RECORD_COVERAGE_SQL, {"from": close - timedelta(days=1), "to": close})  # 03-07's window only
+    result = materialize(db, "2024-03-07", "2024-03-08")
+    assert checks(result)["coverage"]  # absent flow features are not a coverage failure
+    flow = sql_conn.execute("SELECT DISTINCT symbol, timestamp, feature_name FROM features"
+                            " WHERE feature_group = 'flow'").fetchall()
+    assert {t.astimezone(NEW_YORK).date() for _, t, _ in flow} == {date(2024, 3, 7)}  # 03-08: absent, not zero
+    assert {name for *_, name in flow} == {"flow_net_premium", "flow_alert_count"}  # zero alerts, covered: zero

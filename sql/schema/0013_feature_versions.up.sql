@@ -10,3 +10,11 @@ CREATE TABLE feature_versions (
     computed_at   TIMESTAMPTZ  NOT NULL DEFAULT now(),
     PRIMARY KEY (timeframe, day, feature_name)
 );
+
+-- ADDITION to the spec: the time ranges the Unusual Whales flow ingest has fetched completely, as merged
+-- islands. Flow features of a session exist only where one island covers the session's flow window;
+-- a session without a successful ingest has no flow features (NULL, not zero flow).
+CREATE TABLE flow_ingest_coverage (
+    covered_from  TIMESTAMPTZ  PRIMARY KEY,
+    covered_to    TIMESTAMPTZ  NOT NULL CHECK (covered_to >= covered_from)
+);
