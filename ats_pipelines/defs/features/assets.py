@@ -88,7 +88,8 @@ class Part:
     kinds={"python", "talib", "timescaledb"},
     code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
     check_specs=check_specs("features", CHECKS, blocking={"coverage"}),
-    automation_condition=follows_inputs(ignore=FLOW_ALERTS) | after_split_refetch(),
+    automation_condition=(follows_inputs(ignore=FLOW_ALERTS) | after_split_refetch()).with_label(
+        "after its session's bars (eager, blocking checks passed), or after a split re-fetch of them"),
     description="Point-in-time features of every adjusted stock bar: TA-Lib's indicators (trend, momentum, "
     "volatility, volume) over each symbol's consecutive bars of each timeframe, and options-flow features "
     "(Unusual Whales alerts up to the session's close) at each 1d bar. A row at t uses bars up to t only; "
