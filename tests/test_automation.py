@@ -8,6 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._core.loader import LoadingContextForTest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG
 
 from ats_pipelines.definitions import defs
 from ats_pipelines.defs.features.assets import features
@@ -20,6 +23,7 @@ from ats_pipelines.resources import ModelStoreResource
 from tests.conftest import feature_resources, market_resources, run
 
 DAY = "2024-03-06"
+LEAD_IN = ("2024-03-01", "2024-03-05")  # the days the features of DAY read bars of (LEAD_IN_MAPPING)
 EVENING = datetime(2024, 3, 6, 23, 45, tzinfo=UTC)  # after the after-close ingest; DAY is the latest partition
 ASSETS = defs.resolve_asset_graph().get_all_asset_keys()
 SCHEDULED = {"features_after_close_schedule", "signals_after_features_schedule", "trading_after_signals_schedule"}
@@ -61,6 +65,8 @@ def test_a_failed_ingest_computes_nothing_below_it_and_its_success_drives_the_re
     automation = Automation(instance)
     assert automation.tick() == {}
     automation.report("models")  # an active model exists (trained earlier)
+    run([stock_aggs], resources, *LEAD_IN, instance=instance)  # the earlier days, weekend included, landed
+    automation.tick()
 
     failed = run([stock_aggs], market_resources(db, fake_polygon, api_key="wrong-key", stocks="AAPL,MSFT"), DAY,
                  instance=instance, raise_on_error=False)
@@ -85,7 +91,7 @@ def test_features_missing_a_session_fail_their_blocking_check_and_nothing_follow
     automation = Automation(instance)
     automation.tick()
     automation.report("models")
-    run([stock_aggs], resources, "2024-03-05", instance=instance)
+    run([stock_aggs], resources, *LEAD_IN, instance=instance)
     run([stock_aggs], resources, DAY, instance=instance)
     db.execute("DELETE FROM stock_aggs WHERE symbol = 'MSFT' AND timeframe = '1m' AND timestamp >= %(day)s",
                {"day": datetime(2024, 3, 6, tzinfo=UTC)})  # MSFT's session lost after the ingest's own check
@@ -127,7 +133,7 @@ def test_a_split_refetch_recomputes_the_features_of_the_partitions_it_rewrote(db
     instance, resources = dg.DagsterInstance.ephemeral(), market_resources(db, fake_polygon, stocks="AAPL")
     automation = Automation(instance)
     automation.tick()
-    run([stock_aggs], resources, "2024-03-04", DAY, instance=instance)
+    run([stock_aggs], resources, LEAD_IN[0], DAY, instance=instance)
     run([features], feature_resources(db, "AAPL"), "2024-03-04", DAY, instance=instance)
     automation.tick()
     assert automation.tick() == {}
@@ -137,6 +143,30 @@ def test_a_split_refetch_recomputes_the_features_of_the_partitions_it_rewrote(db
     result = dg.materialize([stock_aggs], resources=resources, instance=instance, tags=request.tags,
                             run_config=request.run_config)
     assert result.success
-    # the re-adjusted days, old as they are, get their features again; the latest day follows its own ingest
-    assert automation.tick() == {"features": ["2024-03-04", "2024-03-05"]}
+    # the re-adjusted days (the stored history before the split), old as they are, get their features again,
+    # and so does DAY, whose lead-in reads them
+    assert request.tags[ASSET_PARTITION_RANGE_END_TAG] == "2024-03-05"
+    assert automation.tick() == {"features": ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04", "2024-03-05",
+                                              DAY]}
     assert automation.tick() == {}
+
+
+def test_a_bar_corrected_on_the_day_before_marks_the_days_features_stale(db, fake_polygon):
+    """The lead-in is declared (a partition mapping with its offset): features of DAY read the bars of the days
+    before it, so a new materialization of the day before (a correction) makes them stale; an older day
+    outside the lead-in does not."""
+    instance, resources = dg.DagsterInstance.ephemeral(), market_resources(db, fake_polygon, stocks="AAPL")
+    run([stock_aggs], resources, "2024-02-28", DAY, instance=instance)
+    run([features], feature_resources(db, "AAPL"), DAY, instance=instance)
+
+    def status() -> StaleStatus:
+        resolver = CachingStaleStatusResolver(instance, defs.resolve_asset_graph(), LoadingContextForTest(instance))
+        return resolver.get_status(dg.AssetKey("features"), DAY)
+
+    assert status() == StaleStatus.FRESH
+    run([stock_aggs], resources, "2024-02-28", instance=instance)  # a week before: not in DAY's lead-in
+    assert status() == StaleStatus.FRESH
+    run([stock_aggs], resources, "2024-03-05", instance=instance)  # the day before, corrected
+    assert status() == StaleStatus.STALE
+    run([features], feature_resources(db, "AAPL"), DAY, instance=instance)
+    assert status() == StaleStatus.FRESH

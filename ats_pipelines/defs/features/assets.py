@@ -40,6 +40,12 @@ REGISTER_SQL = read_sql_beside(__file__, "register_feature.sql")
 RETIRE_SQL = read_sql_beside(__file__, "retire_features.sql")
 ALL_FEATURES: tuple[FeatureSpec, ...] = (*TECHNICAL, *FLOW)
 DEFAULT_TIMEFRAMES = "1m,1d"
+# The lead-in declared to Dagster: a partition reads the bars of the days before it, so a corrected bar there
+# marks its features stale. Five days hold the 1m lead-in (600 bars, about 1.5 sessions) across a weekend and
+# a holiday; the 1d lead-in (600 sessions) reaches further than any correction (the weekly re-fetch covers 7
+# days, a split re-fetch recomputes its own partitions), so it is left out of the mapping.
+LEAD_IN_DAYS = 5
+LEAD_IN_MAPPING = dg.TimeWindowPartitionMapping(start_offset=-LEAD_IN_DAYS, allow_nonexistent_upstream_partitions=True)
 # Where each timeframe's adjusted bars live: stock_aggs itself, or its roll-ups (tables or continuous aggregates).
 # Minute features see the regular session only (Polygon's extended-hours bars are thin and sparse); every source
 # takes the parameters of bar_source_params. The roll-ups aggregate all 1m bars, as Polygon's own 5m/1h bars do.
@@ -84,7 +90,7 @@ class Part:
     group_name="features",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["stock_aggs", "unusual_whales_options"],
+    deps=[dg.AssetDep("stock_aggs", partition_mapping=LEAD_IN_MAPPING), "unusual_whales_options"],
     kinds={"python", "talib", "timescaledb"},
     code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
     check_specs=check_specs("features", CHECKS, blocking={"coverage"}),

@@ -36,8 +36,7 @@ refetch_job = dg.define_asset_job(
 
 def session_schedule(name: str, job, cron: str, description: str, run_config: dict | None = None
                      ) -> dg.ScheduleDefinition:
-    """A weekday schedule (New York time) that runs ``job`` (with ``run_config``) for the partition of the
-    session that closed today."""
+    """A schedule (New York time) that runs ``job`` (with ``run_config``) for the partition of today's date."""
 
     @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone="America/New_York",
                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
@@ -49,8 +48,9 @@ def session_schedule(name: str, job, cron: str, description: str, run_config: di
 
 
 after_close_schedule = session_schedule(
-    "after_close_schedule", session_job, "30 18 * * 1-5",
-    "18:30 New York on weekdays: ingest today's session (holidays fetch nothing and pass).")
+    "after_close_schedule", session_job, "30 18 * * *",
+    "18:30 New York every day: ingest today's session; weekends and holidays fetch nothing and pass, so every "
+    "partition the features' lead-in maps to exists and automation never waits on a missing one.")
 
 
 @dg.schedule(job=crypto_job, cron_schedule="15 0 * * *", execution_timezone="UTC",
