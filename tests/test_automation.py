@@ -170,3 +170,12 @@ def test_a_bar_corrected_on_the_day_before_marks_the_days_features_stale(db, fak
     assert status() == StaleStatus.STALE
     run([features], feature_resources(db, "AAPL"), DAY, instance=instance)
     assert status() == StaleStatus.FRESH
+
+
+def test_vendor_jobs_retry_a_failed_run_from_its_failed_step():
+    jobs = {job.name: job for job in defs.resolve_all_job_defs()}
+    for name in ("market_data_session", "market_data_crypto", "market_data_refetch", "split_adjusted_history",
+                 "flow_alerts_job", "corporate_actions_job", "news_job"):
+        assert jobs[name].tags["dagster/max_retries"] == "3", name
+        assert jobs[name].tags["dagster/retry_strategy"] == "FROM_FAILURE", name
+    assert "dagster/max_retries" not in jobs["features_job"].tags  # a computation, not a vendor: no retries
