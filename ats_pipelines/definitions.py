@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ats_pipelines.defs.automation import automation_sensor
 from ats_pipelines.defs.cache import definitions as cache
 from ats_pipelines.defs.features import definitions as features
 from ats_pipelines.defs.market_data import definitions as market_data
@@ -12,4 +13,4 @@ from ats_pipelines.defs.reference import definitions as reference
 from ats_pipelines.defs.trading import definitions as trading
 
 defs = dg.Definitions.merge(market_data.defs, reference.defs, options_flow.defs, features.defs, models.defs,
-                            trading.defs, cache.defs, monitoring.defs)
+                            trading.defs, cache.defs, monitoring.defs, dg.Definitions(sensors=[automation_sensor]))

@@ -44,7 +44,7 @@ from ats_pipelines.fakes.alpaca_server import serve
 from ats_pipelines.fakes.live_market import activate_model, session_bars
 from ats_pipelines.live.bus import publish_bars
 from ats_pipelines.live.loop import LiveLoop, LiveSettings, replay_clock
-from ats_pipelines.resources import ModelStoreResource, RedisResource, TimescaleResource
+from ats_pipelines.resources import ModelStoreResource, RedisResource, TimescaleResource, UniverseResource
 from ats_pipelines.resources.brokers import BrokerResource
 from bench.common import fresh_database
 
@@ -72,7 +72,8 @@ def main() -> None:
     bars = session_bars(symbols, date(2024, 3, 4), DAY)
     before = bars.filter(pl.col("timestamp").dt.date() < DAY)
     db.write("stock_aggs", before)
-    dg.materialize([features], resources={"timescale": db}, instance=dg.DagsterInstance.ephemeral(),
+    dg.materialize([features], resources={"timescale": db, "universe": UniverseResource(stocks="")},
+                   instance=dg.DagsterInstance.ephemeral(),
                    tags={"dagster/asset_partition_range_start": "2024-03-04",
                          "dagster/asset_partition_range_end": "2024-03-05"})
     store = ModelStoreResource(directory=tempfile.mkdtemp(prefix="live_bench_models_"))

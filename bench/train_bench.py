@@ -17,14 +17,17 @@ import argparse
 import json
 import tempfile
 import time
+from datetime import timedelta
 
 import dagster as dg
 import numpy as np
 import polars as pl
 import xgboost as xgb
 
+from ats_pipelines.defs.features.assets import register_features
 from ats_pipelines.defs.features.rows import feature_rows
 from ats_pipelines.defs.features.technical import NAMES, TECHNICAL, compute_technical
+from ats_pipelines.defs.features.versions import record_versions, spec_versions
 from ats_pipelines.defs.models.assets import train_model_assets
 from ats_pipelines.defs.models.dataset import labelled, walk_forward
 from ats_pipelines.defs.models.run import TrainingConfig
@@ -49,6 +52,9 @@ def main() -> None:
         pl.col("volume").cast(pl.Int64), "vwap", pl.lit("1m").alias("timeframe"), pl.lit(True).alias("adjusted")))
     rows = feature_rows(compute_technical(bars), TECHNICAL, "1m", START).frame
     timescale.write("features", rows)
+    register_features(timescale, TECHNICAL)  # as the features asset does: the versions training reads
+    record_versions(timescale, "1m", spec_versions(TECHNICAL),
+                    (rows["timestamp"].min(), rows["timestamp"].max() + timedelta(days=1)))
     timescale.refresh_statistics("features")
 
     config = TrainingConfig()

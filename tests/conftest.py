@@ -115,6 +115,12 @@ def market_resources(db: TimescaleResource, server: FakePolygonServer, api_key: 
     }
 
 
+def feature_resources(db: TimescaleResource, stocks: str = "") -> dict[str, object]:
+    """Resources of the features asset; ``stocks`` is the universe whose sessions coverage demands (besides the
+    symbols with bars in the partition)."""
+    return {"timescale": db, "universe": UniverseResource(stocks=stocks)}
+
+
 def run(assets, resources, first: str, last: str | None = None, instance=None, raise_on_error=True, run_config=None):
     """Materialize ``assets`` for one partition, or a range as one run."""
     kwargs = ({"tags": {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last}} if last

@@ -18,7 +18,7 @@ from ats_pipelines.defs.features.assets import features
 from ats_pipelines.defs.market_data.assets import stock_aggs
 from ats_pipelines.resources import RedisResource, redis_keys
 from ats_pipelines.resources.resp import encode
-from tests.conftest import market_resources, run
+from tests.conftest import feature_resources, market_resources, run
 
 T0 = datetime(2024, 3, 7, 14, 30, tzinfo=UTC)
 
@@ -138,14 +138,14 @@ def test_status_cache_reports_components_and_halts_on_an_unresolved_stop(db, cac
 def test_the_feature_sensor_requests_each_new_partition_once_even_across_a_restart(db, cache, fake_polygon):
     instance = dg.DagsterInstance.ephemeral()
     write_features(db)
-    run([features], {"timescale": db}, "2024-03-07", instance=instance)
+    run([features], feature_resources(db), "2024-03-07", instance=instance)
     first = feature_cache_sensor(dg.build_sensor_context(instance=instance))
     [request] = first.run_requests
     assert request.run_config["ops"]["feature_cache"]["config"]["partitions"] == ["2024-03-07"]
     assert isinstance(feature_cache_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor)),
                       dg.SkipReason)
-    run([features], {"timescale": db}, "2024-03-08", instance=instance)
-    run([features], {"timescale": db}, "2024-03-11", "2024-03-12", instance=instance)
+    run([features], feature_resources(db), "2024-03-08", instance=instance)
+    run([features], feature_resources(db), "2024-03-11", "2024-03-12", instance=instance)
     restarted = feature_cache_sensor(dg.build_sensor_context(instance=instance, cursor=first.cursor))
     [request] = restarted.run_requests
     assert request.run_config["ops"]["feature_cache"]["config"]["partitions"] == [
@@ -173,7 +173,7 @@ def test_with_redis_down_the_database_is_still_written_and_the_sensor_catches_up
     instance = dg.DagsterInstance.ephemeral()
     run([stock_aggs], market_resources(db, fake_polygon, stocks="AAPL"), "2024-03-07")
     down = RedisResource(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
-    result = dg.materialize([features, feature_cache], resources={"timescale": db, "redis": down},
+    result = dg.materialize([features, feature_cache], resources={**feature_resources(db), "redis": down},
                             instance=instance, partition_key="2024-03-07", raise_on_error=False)
     assert not result.success  # the cache refresh failed ...
     assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == ["features"]
@@ -182,8 +182,8 @@ def test_with_redis_down_the_database_is_still_written_and_the_sensor_catches_up
     [request] = feature_cache_sensor(dg.build_sensor_context(instance=instance)).run_requests
     refresh(feature_cache, db, cache, **request.run_config["ops"]["feature_cache"]["config"])
     latest = sql_conn.execute("SELECT feature_value::float8 FROM features WHERE symbol = 'AAPL' AND timeframe = '1m'"
-                              " AND feature_name = 'sma_20' ORDER BY timestamp DESC LIMIT 1").fetchone()[0]
-    assert float(cache.get("feature:AAPL:sma_20:1m")) == latest
+                              " AND feature_name = 'sma_20_vs_close' ORDER BY timestamp DESC LIMIT 1").fetchone()[0]
+    assert float(cache.get("feature:AAPL:sma_20_vs_close:1m")) == latest
 
 
 def test_the_bulk_path_reports_error_replies(cache):

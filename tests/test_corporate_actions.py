@@ -24,7 +24,7 @@ def reference(resources: dict) -> dg.ExecuteInProcessResult:
 
 
 def sensor_requests(db) -> list[dg.RunRequest]:
-    with dg.build_sensor_context(resources={"timescale": db}) as context:
+    with dg.build_sensor_context(resources={"timescale": db}, instance=dg.DagsterInstance.ephemeral()) as context:
         return [r for r in split_adjustment_sensor(context) if isinstance(r, dg.RunRequest)]
 
 

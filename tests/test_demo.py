@@ -1,7 +1,7 @@
 """The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset and prints
 the summary; then the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's
-package, no browser download): the asset graph, every table's asset with its latest materialization, one
-run. Screenshots land in test-output/ui/."""
+package, no browser download): the asset graph, every table's asset with its latest materialization, the
+features asset's automation condition, one run. Screenshots land in test-output/ui/."""
 
 from __future__ import annotations
 
@@ -103,7 +103,10 @@ def test_the_ui_shows_the_graph_every_asset_materialized_and_a_run(demo):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     from ats_pipelines.definitions import defs
 
-    assets = sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())
+    graph = defs.resolve_asset_graph()
+    assets = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
+    condition_label = graph.get(dg.AssetKey("features")).automation_condition.get_label()
+    assert condition_label
     with webserver(demo) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1800, "height": 1800})
@@ -125,6 +128,10 @@ def test_the_ui_shows_the_graph_every_asset_materialized_and_a_run(demo):
             status.wait_for()
             section = page.locator("body").inner_text()
             latest[asset] = re.search(r"Latest materialization\s*\n\s*(.+)", section)[1]
+            if asset == "features":  # its automation condition, by its label, in the asset's overview
+                page.get_by_text("Automation condition", exact=True).first.wait_for()
+                page.get_by_text(condition_label, exact=True).first.wait_for()
+                page.screenshot(path=SCREENSHOTS / "asset_features_automation.png")
             if asset == "stock_aggs":
                 page.screenshot(path=SCREENSHOTS / "asset_stock_aggs.png")
                 run_link = page.locator("a[href*='/runs/']").first.get_attribute("href")
@@ -136,7 +143,7 @@ def test_the_ui_shows_the_graph_every_asset_materialized_and_a_run(demo):
         page.get_by_text("ASSET_MATERIALIZATION").first.wait_for()  # its event log, at the step of stock_aggs
         page.screenshot(path=SCREENSHOTS / "run.png")
         browser.close()
-    for name in ("asset_graph.png", "asset_stock_aggs.png", "run.png"):
+    for name in ("asset_graph.png", "asset_stock_aggs.png", "asset_features_automation.png", "run.png"):
         assert (SCREENSHOTS / name).stat().st_size > 20_000, name
 
 

@@ -28,7 +28,7 @@ from ats_pipelines.live.loop import LiveLoop, LiveSettings
 from ats_pipelines.resources import ModelStoreResource, redis_keys
 from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.stream.routes import ROUTES
-from tests.conftest import REPO_ROOT, TEST_REDIS_URL, metadata, run
+from tests.conftest import REPO_ROOT, TEST_REDIS_URL, feature_resources, metadata, run
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
 DAY = date(2024, 3, 6)  # a Wednesday; the two sessions before it give the lead-in
@@ -59,14 +59,14 @@ def test_live_features_equal_what_the_features_asset_stores(db, cache, sql_conn)
             for row in wide.iter_rows(named=True):
                 values.update({(row["symbol"], row["timestamp"], n): row[n] for n in NAMES if row[n] == row[n]})
     assert consumer.pending() == 0
-    run([features], {"timescale": db}, DAY.isoformat())
+    run([features], feature_resources(db), DAY.isoformat())
     stored = {k: v for k, v in stored_features(sql_conn, DAY).items() if k[1] <= fed["timestamp"].max()}
     assert len(stored) > 3 * 120 * 10 and set(values) == set(stored)
     assert max(abs(values[k] - v) for k, v in stored.items()) <= 1e-9
     newest = fed["timestamp"].max()
     for symbol in SYMBOLS:
         assert float(cache.get(redis_keys.feature(symbol, "rsi_14", "1m"))) == stored[(symbol, newest, "rsi_14")]
-        assert len(cache.history(redis_keys.feature_history(symbol, "sma_20", "1m"))) == 100
+        assert len(cache.history(redis_keys.feature_history(symbol, "sma_20_vs_close", "1m"))) == 100
 
 
 class StepClock:
@@ -117,7 +117,7 @@ def market_before(db, day: date) -> tuple[pl.DataFrame, datetime]:
     bars = session_bars(SYMBOLS, date(2024, 3, 4), day)
     before = bars.filter(pl.col("timestamp").dt.date() < day)
     db.write("stock_aggs", before)
-    run([features], {"timescale": db}, "2024-03-04", (day - timedelta(days=1)).isoformat())
+    run([features], feature_resources(db), "2024-03-04", (day - timedelta(days=1)).isoformat())
     return bars.filter(pl.col("timestamp").dt.date() == day), before["timestamp"].max()
 
 
@@ -136,7 +136,7 @@ def test_live_signals_are_the_batch_rows_and_orders_go_out_within_the_bar_under_
     live = sql_conn.execute("SELECT signal_id::text, model_id::text FROM trading_signals").fetchall()
     assert live and {m for _, m in live} == {model_id}
     # The after-close batch run computes the same rows and so writes nothing.
-    run([features], {"timescale": db}, DAY.isoformat())
+    run([features], feature_resources(db), DAY.isoformat())
     model = registry.active_model(db, MODEL)
     window = (datetime.combine(DAY, datetime.min.time(), UTC), datetime.combine(DAY, datetime.min.time(), UTC)
               + timedelta(days=1))
@@ -230,7 +230,7 @@ def test_a_sigkilled_loop_resumes_without_skipping_or_repeating_a_bar(db, cache,
                               " WHERE metric_name = 'equity'").fetchone()
     assert equity == (41, 41)  # the pre-market bar too: every entry handled once
     # Signals: exactly the batch's; orders: at most one per signal, each sent to the broker at most once.
-    run([features], {"timescale": db}, DAY.isoformat())
+    run([features], feature_resources(db), DAY.isoformat())
     window = (datetime.combine(DAY, datetime.min.time(), UTC), datetime.combine(DAY, datetime.min.time(), UTC)
               + timedelta(days=1))
     batch, _ = signal_rows(db, store, registry.active_model(db, MODEL), window, 0.6)
@@ -336,7 +336,7 @@ def test_after_a_gap_the_stream_filled_from_rest_live_features_still_equal_the_s
         published = minute.filter(pl.col("symbol") != "AAA") if t in gap else minute
         for row in live.update(t, published.drop("timestamp")).iter_rows(named=True):
             values.update({(row["symbol"], row["timestamp"], n): row[n] for n in NAMES if row[n] == row[n]})
-    run([features], {"timescale": db}, DAY.isoformat())
+    run([features], feature_resources(db), DAY.isoformat())
     stored = {k: v for k, v in stored_features(sql_conn, DAY).items()
               if k[1] <= fed["timestamp"].max() and not (k[0] == "AAA" and k[1] in gap)}
     assert set(values) == set(stored)

@@ -15,8 +15,11 @@ import polars as pl
 import psycopg
 import pytest
 
+from ats_pipelines.defs.features.versions import record_versions
+from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
+from ats_pipelines.defs.models.run import MINUTE_MODEL
 from ats_pipelines.defs.models.training import metrics, predict
 from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource
@@ -51,6 +54,19 @@ def plant(db, beta: float, seed: int = 1) -> None:
                                        "feature_value": values, "timeframe": "1m", "feature_group": "momentum"}))
     db.write("stock_aggs", pl.concat(bars))
     db.write("features", pl.concat(feats))
+    define_planted(db, {"sig": "planted-1", "weak": "planted-1", "noise": "planted-1"},
+                   (times[0], times[-1] + timedelta(days=1)))
+
+
+def define_planted(db, versions: dict[str, str], window: tuple[datetime, datetime]) -> None:
+    """Register the planted features' definitions and record their versions on the days written, as the
+    features asset does for its own."""
+    for name, version in versions.items():
+        db.execute("INSERT INTO feature_metadata (feature_name, description, formula, created_at, updated_at,"
+                   " version) VALUES (%(name)s, 'planted', 'planted', now(), now(), %(version)s)"
+                   " ON CONFLICT (feature_name) DO UPDATE SET version = EXCLUDED.version",
+                   {"name": name, "version": version})
+    record_versions(db, "1m", versions, window)
 
 
 @pytest.fixture
@@ -87,8 +103,8 @@ def test_a_planted_signal_is_found_and_promoted_and_the_file_reproduces_its_metr
     # The file, verified by its checksum, reproduces the recorded held-out metrics on rows rebuilt from the database.
     booster = store.load(path, parameters["file"]["sha256"])
     data = parameters["training_data"]
-    rows = labelled(db, "1m", ["sig", "noise"], datetime.fromisoformat(data["held_out_start"]),
-                    datetime.fromisoformat(data["held_out_end"]) + timedelta(microseconds=1))
+    rows = labelled(db, "1m", ["sig", "noise"], datetime.fromisoformat(data["held_out_start"])).filter(
+        pl.col("timestamp") <= datetime.fromisoformat(data["held_out_end"]))  # an end would bound the labels too
     again = metrics(rows["label"].to_numpy(), predict(booster, rows, ["sig", "noise"]), 0.6)
     assert again["rows"] == held_out["rows"] and again["auc"] == pytest.approx(held_out["auc"], abs=1e-6)
     assert again["log_loss"] == pytest.approx(held_out["log_loss"], abs=1e-6)
@@ -159,8 +175,8 @@ def test_the_recorded_folds_never_train_past_their_test_window(db, sql_conn, sto
         assert gap >= timedelta(minutes=10), fold
 
 
-def signals(db, store, partition: str, **config):
-    return run([trading_signals], {"timescale": db, "model_store": store}, partition,
+def signals(db, store, partition: str, raise_on_error: bool = True, **config):
+    return run([trading_signals], {"timescale": db, "model_store": store}, partition, raise_on_error=raise_on_error,
                run_config={"ops": {"trading_signals": {"config": config}}} if config else None)
 
 
@@ -212,3 +228,85 @@ def test_without_an_active_model_there_are_no_signals(db, sql_conn, store):
     md = metadata(signals(db, store, "2024-03-08"), "trading_signals")
     assert (md["models"], md["buy"], md["sell"]) == ("none", 0, 0)
     assert json.dumps(md["threshold"]) == "0.6"
+
+
+def test_a_changed_feature_definition_refuses_the_older_model_until_a_new_training(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    [(first_id, recorded)] = sql_conn.execute("SELECT model_id::text, parameters -> 'feature_versions' FROM models")
+    assert recorded == {"sig": "planted-1", "noise": "planted-1"}
+    # sig's definition changes and its features are recomputed (here: re-registered at a new version)
+    define_planted(db, {"sig": "planted-2"}, (T0, T0 + timedelta(days=40)))
+    failed = signals(db, store, "2024-03-08", raise_on_error=False)
+    assert not failed.success
+    error = next(e for e in failed.all_events if e.is_step_failure).step_failure_data.error.cause
+    assert error.cls_name == "FeatureVersionError" and "sig (model: planted-1, bars: planted-2)" in error.message
+    assert sql_conn.execute("SELECT count(*) FROM trading_signals").fetchone()[0] == 0
+
+    train(db, store)  # the new training reads the new definition and records it
+    active = sql_conn.execute("SELECT model_id::text, parameters -> 'feature_versions', metrics -> 'promotion'"
+                              " FROM models WHERE status = 'active'").fetchone()
+    assert active[0] != first_id and active[1] == {"sig": "planted-2", "noise": "planted-1"}
+    assert active[2]["active_model_auc"] is None  # the old model, on other definitions, was not compared
+    assert signals(db, store, "2024-03-08", raise_on_error=False).success
+    assert sql_conn.execute("SELECT count(DISTINCT model_id) FROM trading_signals").fetchone()[0] == 1
+
+
+def test_a_training_reads_only_the_days_stored_at_the_current_versions(db, sql_conn, store):
+    plant(db, beta=0.5)
+    days = sorted({t.date() for t in session_minutes(BARS)})
+    stale = (datetime.combine(days[0], datetime.min.time(), UTC), datetime.combine(days[2], datetime.min.time(), UTC))
+    record_versions(db, "1m", {"sig": "planted-0"}, stale)  # the first two days computed by an older definition
+    train(db, store)
+    parameters = sql_conn.execute("SELECT parameters FROM models").fetchone()[0]
+    assert datetime.fromisoformat(parameters["training_data"]["start"]).date() == days[2]
+
+
+
+def test_the_gate_compares_only_on_held_out_rows_after_the_active_models_training_data(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)  # v1 trains on everything before the latest fifth
+    train(db, store, end=session_minutes(BARS)[1200].isoformat())  # v2's held-out rows are inside v1's training
+    rows = models(sql_conn)
+    assert [(r[0], r[1]) for r in rows] == [("1", "active"), ("2", "rejected")]
+    promotion = rows[1][3]["promotion"]
+    assert "no held-out row after the active model's training data" in promotion["reason"]
+    assert promotion["active_model_auc"] is None  # never scored in-sample
+    train(db, store, seed=8)  # v3: the same held-out period as v1, all of it after v1's training data
+    v3 = models(sql_conn)[2][3]["promotion"]
+    assert v3["active_model_auc"] is not None and "held-out rows after its training data" in v3["reason"]
+
+
+def test_end_bounds_the_labels_too(db):
+    plant(db, beta=0.5)
+    times = session_minutes(BARS)
+    data = labelled(db, "1m", ["sig"], end=times[1000])
+    assert data["timestamp"].max() == times[998]  # times[999] would take its label from times[1000], past end
+    assert data["next_timestamp"].max() == times[999] < times[1000]
+
+
+def test_a_promotion_retires_only_the_model_the_gate_compared_with(db, sql_conn, store):
+    plant(db, beta=0.5)
+    train(db, store)
+    [(first_id,)] = sql_conn.execute("SELECT model_id::text FROM models").fetchall()
+    registry.start_run(db, "00000000-0000-0000-0000-000000000001", {})
+    row = {"model_id": "00000000-0000-0000-0000-000000000002", "model_name": MINUTE_MODEL,
+           "target": registry.TARGET, "features": ["sig"], "parameters": "{}", "metrics": "{}",
+           "created_at": datetime.now(UTC), "version": "9", "status": "active", "file_path": "x"}
+    with pytest.raises(registry.PromotionRaceError, match="not promoted"):  # it compared with no active model
+        registry.record_model(db, "00000000-0000-0000-0000-000000000001", row, "", {}, compared_with=None)
+    assert sql_conn.execute("SELECT model_id::text, status FROM models").fetchall() == [(first_id, "active")]
+    registry.record_model(db, "00000000-0000-0000-0000-000000000001", row, "", {}, compared_with=first_id)
+    assert dict(sql_conn.execute("SELECT model_id::text, status FROM models").fetchall()) == {
+        first_id: "retired", row["model_id"]: "active"}
+
+
+def test_one_training_of_a_name_runs_at_a_time(db, sql_conn, store):
+    plant(db, beta=0.5)
+    with registry.training_lock(db, MINUTE_MODEL):
+        busy = train(db, store, raise_on_error=False)
+    assert not busy.success
+    error = next(e for e in busy.all_events if e.is_step_failure).step_failure_data.error.cause
+    assert error.cls_name == "TrainingBusy" and "another training" in error.message
+    assert sql_conn.execute("SELECT count(*) FROM models").fetchone()[0] == 0
+    assert train(db, store).success  # the lock is released with its holder

@@ -8,6 +8,7 @@ import dagster as dg
 
 from ats_pipelines.defs.features.assets import features
 from ats_pipelines.defs.monitoring.sensors import run_failure_alert_sensor
+from tests.conftest import feature_resources
 
 
 def evaluate_twice(sensor, instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult, db,
@@ -23,7 +24,7 @@ def evaluate_twice(sensor, instance: dg.DagsterInstance, result: dg.ExecuteInPro
 
 def test_a_failed_run_produces_one_alert(db, sql_conn):
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([features], resources={"timescale": db}, instance=instance, partition_key="2024-03-07",
+    result = dg.materialize([features], resources=feature_resources(db), instance=instance, partition_key="2024-03-07",
                             raise_on_error=False,
                             run_config={"ops": {"features": {"config": {"timeframes": "7m"}}}})
     assert not result.success

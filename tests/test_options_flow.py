@@ -91,11 +91,23 @@ def test_a_full_page_is_followed_by_older_pages(db, sql_conn, fake_unusual_whale
     assert (metadata["pages"], metadata["api_requests"], metadata["rows_inserted"]) == (3, 3, 450)
 
 
-def test_a_bad_token_fails_with_a_clear_message(db, fake_unusual_whales):
+def test_a_bad_token_fails_with_a_clear_message(db, sql_conn, fake_unusual_whales):
     result, _ = run(db, fake_unusual_whales, api_key="uw-secret-token")
     error = result.get_step_failure_events()[0].step_failure_data.error.cause
     assert error.cls_name == "ApiAuthError" and "HTTP 401" in error.message
     assert "uw-secret-token" not in error.message
+    assert sql_conn.execute("SELECT count(*) FROM flow_ingest_coverage").fetchone()[0] == 0  # nothing covered
+
+
+def test_successful_runs_record_the_time_they_covered_as_one_island(db, sql_conn, fake_unusual_whales):
+    fake_unusual_whales.alerts = [synthetic_alert("SPY", NOW - timedelta(minutes=i), "call", 0.7, index=i)
+                                  for i in range(3)]
+    before = datetime.now(UTC)
+    run(db, fake_unusual_whales)
+    run(db, fake_unusual_whales)  # starts 5 minutes before the newest alert: inside the first run's range
+    [(covered_from, covered_to)] = sql_conn.execute("SELECT covered_from, covered_to FROM flow_ingest_coverage")
+    assert covered_from < before - timedelta(hours=23) and before <= covered_to <= datetime.now(UTC)
+    assert covered_to - covered_from >= timedelta(hours=24)  # the first run's look-back, then the second run
 
 
 def test_flow_alerts_run_every_minute_of_the_session_only():

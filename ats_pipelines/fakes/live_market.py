@@ -11,6 +11,7 @@ import polars as pl
 import xgboost as xgb
 
 from ats_pipelines.defs.features.technical import NAMES
+from ats_pipelines.defs.features.versions import current_versions
 from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.dataset import feature_matrix
 from ats_pipelines.market_calendar import sessions
@@ -46,11 +47,13 @@ def activate_model(db, store, model_name: str, trained_through, seed: int = 1) -
     version = registry.next_version(db, model_name)
     path, sha256 = store.save(booster, model_name, version, model_id)
     registry.start_run(db, run_id, {"model_name": model_name})
+    active = registry.active_model(db, model_name)
     registry.record_model(db, run_id, {
         "model_id": model_id, "model_name": model_name, "target": registry.TARGET, "features": list(NAMES),
         "version": version, "status": "active", "file_path": path, "created_at": datetime.now(UTC),
         "parameters": registry.jsonb_text({"timeframe": "1m", "training_data": {"end": trained_through.isoformat()},
+                                           "feature_versions": current_versions(NAMES),
                                            "file": {"format": "xgboost-ubj", "sha256": sha256}}),
         "metrics": registry.jsonb_text({"held_out": {"auc": 0.9}}),
-    }, "", {})
+    }, "", {}, active.model_id if active else None)
     return model_id

@@ -11,11 +11,19 @@ import polars as pl
 from psycopg import sql
 from pydantic import Field
 
-from ats_pipelines.defs.features.checks import CHECKS, coverage, expected_counts, no_non_finite_values
+from ats_pipelines.defs.automation import FLOW_ALERTS, after_split_refetch, follows_inputs
+from ats_pipelines.defs.features.checks import (
+    CHECKS,
+    coverage,
+    expected_counts,
+    missing_sessions,
+    no_non_finite_values,
+)
 from ats_pipelines.defs.features.flow import FLOW, FLOW_TIMEFRAME, compute_flow
 from ats_pipelines.defs.features.rows import FeatureRows, feature_rows
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
 from ats_pipelines.defs.features.technical import LEAD_IN_BARS, TECHNICAL, compute_technical
+from ats_pipelines.defs.features.versions import record_versions, spec_versions
 from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import (
     HISTORY_START,
@@ -24,7 +32,7 @@ from ats_pipelines.defs.market_data.partitions import (
     partition_window,
 )
 from ats_pipelines.market_calendar import REGULAR_HOURS_SQL, early_close_days
-from ats_pipelines.resources import TimescaleResource
+from ats_pipelines.resources import TimescaleResource, UniverseResource
 from ats_pipelines.sql_files import read_sql_beside
 
 BARS_SQL = read_sql_beside(__file__, "bars_with_lead_in.sql")
@@ -32,6 +40,12 @@ REGISTER_SQL = read_sql_beside(__file__, "register_feature.sql")
 RETIRE_SQL = read_sql_beside(__file__, "retire_features.sql")
 ALL_FEATURES: tuple[FeatureSpec, ...] = (*TECHNICAL, *FLOW)
 DEFAULT_TIMEFRAMES = "1m,1d"
+# The lead-in declared to Dagster: a partition reads the bars of the days before it, so a corrected bar there
+# marks its features stale. Five days hold the 1m lead-in (600 bars, about 1.5 sessions) across a weekend and
+# a holiday; the 1d lead-in (600 sessions) reaches further than any correction (the weekly re-fetch covers 7
+# days, a split re-fetch recomputes its own partitions), so it is left out of the mapping.
+LEAD_IN_DAYS = 5
+LEAD_IN_MAPPING = dg.TimeWindowPartitionMapping(start_offset=-LEAD_IN_DAYS, allow_nonexistent_upstream_partitions=True)
 # Where each timeframe's adjusted bars live: stock_aggs itself, or its roll-ups (tables or continuous aggregates).
 # Minute features see the regular session only (Polygon's extended-hours bars are thin and sparse); every source
 # takes the parameters of bar_source_params. The roll-ups aggregate all 1m bars, as Polygon's own 5m/1h bars do.
@@ -69,32 +83,40 @@ class Part:
     rows: FeatureRows
     expected: pl.DataFrame
     bars_read: int
+    missing_sessions: tuple[str, ...] = ()
 
 
 @dg.asset(
     group_name="features",
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    deps=["stock_aggs", "unusual_whales_options"],
+    deps=[dg.AssetDep("stock_aggs", partition_mapping=LEAD_IN_MAPPING), "unusual_whales_options"],
     kinds={"python", "talib", "timescaledb"},
     code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
-    check_specs=check_specs("features", CHECKS),
+    check_specs=check_specs("features", CHECKS, blocking={"coverage"}),
+    automation_condition=(follows_inputs(ignore=FLOW_ALERTS) | after_split_refetch()).with_label(
+        "after its session's bars (eager, blocking checks passed), or after a split re-fetch of them"),
     description="Point-in-time features of every adjusted stock bar: TA-Lib's indicators (trend, momentum, "
     "volatility, volume) over each symbol's consecutive bars of each timeframe, and options-flow features "
     "(Unusual Whales alerts up to the session's close) at each 1d bar. A row at t uses bars up to t only; "
     f"each partition reads {LEAD_IN_BARS} earlier bars so its values equal a whole-history computation.",
 )
-def features(context: dg.AssetExecutionContext, config: FeaturesConfig, timescale: TimescaleResource
-             ) -> dg.MaterializeResult:
+def features(context: dg.AssetExecutionContext, config: FeaturesConfig, timescale: TimescaleResource,
+             universe: UniverseResource) -> dg.MaterializeResult:
     started, window, timeframes = time.monotonic(), partition_window(context), config.timeframe_list()
     changed = register_features(timescale, ALL_FEATURES)
-    parts = [technical_part(timescale, tf, window) for tf in timeframes]
+    symbols = universe.stock_symbols()
+    parts = [technical_part(timescale, tf, window, symbols) for tf in timeframes]
     if FLOW_TIMEFRAME in timeframes:
         parts.append(flow_part(timescale, window))
     rows = pl.concat([p.rows.frame for p in parts])
     result = timescale.replace_range("features", rows, *window, match={"timeframe": timeframes})
+    for timeframe in timeframes:
+        record_versions(timescale, timeframe,
+                        spec_versions((*TECHNICAL, *(FLOW if timeframe == FLOW_TIMEFRAME else ()))), window)
     checks = [no_non_finite_values(timescale, window, timeframes),
-              coverage(timescale, pl.concat([p.expected for p in parts]), window, timeframes)]
+              coverage(timescale, pl.concat([p.expected for p in parts]), window, timeframes,
+                       [f"{tf} {m}" for tf, p in zip(timeframes, parts, strict=False) for m in p.missing_sessions])]
     by_group = dict(rows.group_by("feature_group").len().sort("feature_group").iter_rows())
     context.log.info(f"features {partition_label(context)}: {rows.height} rows ({by_group}), "
                      f"{result.inserted} inserted, {result.updated} updated, {result.deleted} deleted")
@@ -139,11 +161,15 @@ def read_bars(timescale: TimescaleResource, timeframe: str, window: tuple[dateti
     return timescale.read_copy(query, params, BAR_SCHEMA)
 
 
-def technical_part(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime]) -> Part:
-    bars = read_bars(timescale, timeframe, window)
+def technical_part(timescale: TimescaleResource, timeframe: str, window: tuple[datetime, datetime],
+                   universe: Sequence[str] = ()) -> Part:
+    """One timeframe's rows from the bars of the window's symbols and of ``universe``: a universe symbol with
+    earlier bars but none in a session of the window fails coverage (the calendar says its bars exist)."""
+    bars = read_bars(timescale, timeframe, window, universe)
     wide = compute_technical(bars)
     return Part(feature_rows(wide, TECHNICAL, timeframe, window[0]),
-                expected_counts(bars, TECHNICAL, timeframe, window[0]), bars.height)
+                expected_counts(bars, TECHNICAL, timeframe, window[0]), bars.height,
+                tuple(missing_sessions(bars, window)))
 
 
 def flow_part(timescale: TimescaleResource, window: tuple[datetime, datetime]) -> Part:

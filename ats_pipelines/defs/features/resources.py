@@ -2,4 +2,4 @@
 
 from ats_pipelines.resources import configured
 
-resources = {"timescale": configured.timescale}
+resources = {"timescale": configured.timescale, "universe": configured.universe}

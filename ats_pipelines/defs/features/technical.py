@@ -1,7 +1,11 @@
 """Technical features: their specs and their computation over each symbol's consecutive bars.
 
-The names, parameters and definitions are TA-Lib's (defaults included), and the values come from TA-Lib's
-own C kernels, so anyone can check a stored value against TA-Lib. The kernels release the GIL: symbols are
+The parameters and definitions are TA-Lib's (defaults included), and the values come from TA-Lib's own C
+kernels, so anyone can check a stored value against TA-Lib. Every feature is scale-free, the way qlib's
+Alpha158 normalises: a price level (moving average, MACD, band, ATR) is divided by the bar's close, and the
+name says so (``sma_20_vs_close`` = SMA / close - 1, ``atr_14_over_close`` = ATR / close, ``bb_percent_b_20_2``,
+``bb_width_20_2``). So a split, which scales every earlier price by one factor, leaves every value unchanged,
+and a pooled model learns patterns rather than price levels. The kernels release the GIL: symbols are
 spread over a thread per core, which is what makes this faster than the usual one-core TA-Lib loop.
 A value exists only where TA-Lib returns one (no warm-up values) and only if it is finite.
 """
@@ -25,32 +29,35 @@ TECHNICAL: tuple[FeatureSpec, ...] = (
                 {"timeperiod": 1}, warmup=1),
     FeatureSpec("log_return_1", "momentum", "Log return over one bar.", "ln(close[t] / close[t-1])",
                 {"timeperiod": 1}, warmup=1),
-    FeatureSpec("sma_20", "trend", "Simple moving average of the close.", "TA-Lib SMA(close)", {"timeperiod": 20},
-                warmup=19),
-    FeatureSpec("sma_50", "trend", "Simple moving average of the close.", "TA-Lib SMA(close)", {"timeperiod": 50},
-                warmup=49),
-    FeatureSpec("ema_12", "trend", "Exponential moving average of the close, seeded with the SMA.",
-                "TA-Lib EMA(close), k = 2 / (n + 1)", {"timeperiod": 12}, warmup=11),
-    FeatureSpec("ema_26", "trend", "Exponential moving average of the close, seeded with the SMA.",
-                "TA-Lib EMA(close), k = 2 / (n + 1)", {"timeperiod": 26}, warmup=25),
+    FeatureSpec("sma_20_vs_close", "trend", "Simple moving average of the close, relative to the close.",
+                "TA-Lib SMA(close) / close - 1", {"timeperiod": 20}, warmup=19),
+    FeatureSpec("sma_50_vs_close", "trend", "Simple moving average of the close, relative to the close.",
+                "TA-Lib SMA(close) / close - 1", {"timeperiod": 50}, warmup=49),
+    FeatureSpec("ema_12_vs_close", "trend", "Exponential moving average of the close (seeded with the SMA), "
+                "relative to the close.", "TA-Lib EMA(close) / close - 1, k = 2 / (n + 1)", {"timeperiod": 12},
+                warmup=11),
+    FeatureSpec("ema_26_vs_close", "trend", "Exponential moving average of the close (seeded with the SMA), "
+                "relative to the close.", "TA-Lib EMA(close) / close - 1, k = 2 / (n + 1)", {"timeperiod": 26},
+                warmup=25),
     FeatureSpec("rsi_14", "momentum", "Relative strength index with Wilder smoothing (0-100).", "TA-Lib RSI(close)",
                 {"timeperiod": 14}, warmup=14),
-    FeatureSpec("macd_12_26_9", "trend", "MACD line.", "TA-Lib MACD(close): EMA(fast) - EMA(slow)",
+    FeatureSpec("macd_12_26_9_over_close", "trend", "MACD line in units of the close.",
+                "TA-Lib MACD(close): (EMA(fast) - EMA(slow)) / close",
                 {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}, warmup=33),
-    FeatureSpec("macd_signal_12_26_9", "trend", "MACD signal line.", "TA-Lib MACD(close): EMA(signal) of the line",
+    FeatureSpec("macd_signal_12_26_9_over_close", "trend", "MACD signal line in units of the close.",
+                "TA-Lib MACD(close): EMA(signal) of the line / close",
                 {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}, warmup=33),
-    FeatureSpec("macd_hist_12_26_9", "trend", "MACD histogram.", "TA-Lib MACD(close): line - signal",
+    FeatureSpec("macd_hist_12_26_9_over_close", "trend", "MACD histogram in units of the close.",
+                "TA-Lib MACD(close): (line - signal) / close",
                 {"fastperiod": 12, "slowperiod": 26, "signalperiod": 9}, warmup=33),
-    FeatureSpec("bb_upper_20_2", "volatility", "Upper Bollinger band.",
-                "TA-Lib BBANDS(close): SMA + 2 * population std", {"timeperiod": 20, "nbdevup": 2, "matype": 0},
-                warmup=19),
-    FeatureSpec("bb_middle_20_2", "volatility", "Middle Bollinger band.", "TA-Lib BBANDS(close): SMA",
-                {"timeperiod": 20, "matype": 0}, warmup=19),
-    FeatureSpec("bb_lower_20_2", "volatility", "Lower Bollinger band.",
-                "TA-Lib BBANDS(close): SMA - 2 * population std", {"timeperiod": 20, "nbdevdn": 2, "matype": 0},
-                warmup=19),
-    FeatureSpec("atr_14", "volatility", "Average true range with Wilder smoothing.", "TA-Lib ATR(high, low, close)",
-                {"timeperiod": 14}, warmup=14, needs=("high", "low", "close")),
+    FeatureSpec("bb_percent_b_20_2", "volatility", "Where the close sits in the Bollinger bands (0 lower, 1 upper).",
+                "TA-Lib BBANDS(close), SMA -/+ 2 * population std: (close - lower) / (upper - lower)",
+                {"timeperiod": 20, "nbdevup": 2, "nbdevdn": 2, "matype": 0}, warmup=19, always_defined=False),
+    FeatureSpec("bb_width_20_2", "volatility", "Width of the Bollinger bands relative to their middle.",
+                "TA-Lib BBANDS(close), SMA -/+ 2 * population std: (upper - lower) / middle",
+                {"timeperiod": 20, "nbdevup": 2, "nbdevdn": 2, "matype": 0}, warmup=19),
+    FeatureSpec("atr_14_over_close", "volatility", "Average true range with Wilder smoothing, in units of the close.",
+                "TA-Lib ATR(high, low, close) / close", {"timeperiod": 14}, warmup=14, needs=("high", "low", "close")),
     FeatureSpec("volatility_20", "volatility", "Sample standard deviation of return_1 over 20 bars.",
                 "TA-Lib STDDEV(return_1, 20) * sqrt(20 / 19)", {"timeperiod": 20, "ddof": 1}, warmup=20),
     FeatureSpec("vwap_deviation", "volume", "Close against the bar's own VWAP.", "close / vwap - 1", {},
@@ -117,21 +124,22 @@ def _symbol_kernel(out: np.ndarray, high: np.ndarray, low: np.ndarray, close: np
         a, b = bound
         c, rows = close[a:b], out[:, a:b]
         rows[_ROW["return_1"]] = ret = talib.ROCP(c, 1)
-        rows[_ROW["sma_20"]] = talib.SMA(c, 20)
-        rows[_ROW["sma_50"]] = talib.SMA(c, 50)
-        rows[_ROW["ema_12"]] = talib.EMA(c, 12)
-        rows[_ROW["ema_26"]] = talib.EMA(c, 26)
         rows[_ROW["rsi_14"]] = talib.RSI(c, 14)
-        macd = talib.MACD(c, 12, 26, 9)
-        for name, values in zip(("macd_12_26_9", "macd_signal_12_26_9", "macd_hist_12_26_9"), macd, strict=True):
-            rows[_ROW[name]] = values
-        bands = talib.BBANDS(c, 20, 2, 2, 0)
-        for name, values in zip(("bb_upper_20_2", "bb_middle_20_2", "bb_lower_20_2"), bands, strict=True):
-            rows[_ROW[name]] = values
-        rows[_ROW["atr_14"]] = talib.ATR(high[a:b], low[a:b], c, 14)
         rows[_ROW["volatility_20"]] = talib.STDDEV(ret, 20, 1) * SAMPLE
+        macd = talib.MACD(c, 12, 26, 9)
+        upper, middle, lower = talib.BBANDS(c, 20, 2, 2, 0)
         v = volume[a:b]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):  # price levels in units of the close (scale-free)
+            rows[_ROW["sma_20_vs_close"]] = talib.SMA(c, 20) / c - 1
+            rows[_ROW["sma_50_vs_close"]] = talib.SMA(c, 50) / c - 1
+            rows[_ROW["ema_12_vs_close"]] = talib.EMA(c, 12) / c - 1
+            rows[_ROW["ema_26_vs_close"]] = talib.EMA(c, 26) / c - 1
+            for name, values in zip(("macd_12_26_9_over_close", "macd_signal_12_26_9_over_close",
+                                     "macd_hist_12_26_9_over_close"), macd, strict=True):
+                rows[_ROW[name]] = values / c
+            rows[_ROW["bb_percent_b_20_2"]] = (c - lower) / (upper - lower)
+            rows[_ROW["bb_width_20_2"]] = (upper - lower) / middle
+            rows[_ROW["atr_14_over_close"]] = talib.ATR(high[a:b], low[a:b], c, 14) / c
             rows[_ROW["volume_zscore_20"]] = (v - talib.SMA(v, 20)) / (talib.STDDEV(v, 20, 1) * SAMPLE)
 
     return run

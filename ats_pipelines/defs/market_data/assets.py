@@ -76,7 +76,7 @@ class StockAggsConfig(dg.Config):
 @dg.asset(
     **MARKET_DATA,
     kinds={"polygon", "timescaledb"},
-    check_specs=check_specs("stock_aggs", {**BAR_CHECKS, **SESSION_CHECK}),
+    check_specs=check_specs("stock_aggs", {**BAR_CHECKS, **SESSION_CHECK}, blocking=set(SESSION_CHECK)),
     description="Stock bars of the universe from Polygon, 1m (extended hours 04:00-20:00 New York included) and 1d, "
     "split-adjusted, plus raw (unadjusted) bars of ATS_RAW_BAR_TIMEFRAMES (1d); a partition is a New York date. "
     "The 5m/15m/1h bars are rolled up from the 1m bars in the database (stock_aggs_rollups). A new split "

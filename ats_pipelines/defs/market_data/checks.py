@@ -32,8 +32,12 @@ SESSION_CHECK = {"sessions_complete": "Every NYSE session in the range has 1m ba
                                       "(early closes counted as short sessions)."}
 
 
-def check_specs(asset_key: str, checks: dict[str, str]) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(name, asset=asset_key, description=text) for name, text in checks.items()]
+def check_specs(asset_key: str, checks: dict[str, str], blocking: frozenset[str] | set[str] = frozenset()
+                ) -> list[dg.AssetCheckSpec]:
+    """The asset's check specs; those named in ``blocking`` stop the graph below the asset when they fail (its
+    downstream steps in the run are skipped and automation waits for a passing materialization)."""
+    return [dg.AssetCheckSpec(name, asset=asset_key, description=text, blocking=name in blocking)
+            for name, text in checks.items()]
 
 
 def bar_quality(timescale: TimescaleResource, table: str, symbols: list[str], window: tuple[datetime, datetime]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+from ats_pipelines.defs.automation import VENDOR_RUN_RETRIES
 from ats_pipelines.defs.market_data.assets import (
     crypto_aggs,
     options_aggs,
@@ -24,19 +25,18 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 session_job = dg.define_asset_job(
     "market_data_session", selection=[stock_aggs, stock_aggs_rollups, options_aggs, trades, quotes],
-    description="Stock, option and tick data of one session (or a range, as one run).",
+    description="Stock, option and tick data of one session (or a range, as one run).", tags=VENDOR_RUN_RETRIES,
 )
-crypto_job = dg.define_asset_job("market_data_crypto", selection=[crypto_aggs])
+crypto_job = dg.define_asset_job("market_data_crypto", selection=[crypto_aggs], tags=VENDOR_RUN_RETRIES)
 refetch_job = dg.define_asset_job(
     "market_data_refetch", selection=[stock_aggs, stock_aggs_rollups, crypto_aggs, options_aggs, trades, quotes],
-    description="Every market-data asset over the last days, as one range run.",
+    description="Every market-data asset over the last days, as one range run.", tags=VENDOR_RUN_RETRIES,
 )
 
 
 def session_schedule(name: str, job, cron: str, description: str, run_config: dict | None = None
                      ) -> dg.ScheduleDefinition:
-    """A weekday schedule (New York time) that runs ``job`` (with ``run_config``) for the partition of the
-    session that closed today."""
+    """A schedule (New York time) that runs ``job`` (with ``run_config``) for the partition of today's date."""
 
     @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone="America/New_York",
                  default_status=dg.DefaultScheduleStatus.RUNNING, description=description)
@@ -48,8 +48,9 @@ def session_schedule(name: str, job, cron: str, description: str, run_config: di
 
 
 after_close_schedule = session_schedule(
-    "after_close_schedule", session_job, "30 18 * * 1-5",
-    "18:30 New York on weekdays: ingest today's session (holidays fetch nothing and pass).")
+    "after_close_schedule", session_job, "30 18 * * *",
+    "18:30 New York every day: ingest today's session; weekends and holidays fetch nothing and pass, so every "
+    "partition the features' lead-in maps to exists and automation never waits on a missing one.")
 
 
 @dg.schedule(job=crypto_job, cron_schedule="15 0 * * *", execution_timezone="UTC",

@@ -5,6 +5,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
+from ats_pipelines.defs.automation import follows_inputs
 from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import daily_partitions, partition_label, partition_window
 from ats_pipelines.defs.models import registry
@@ -70,6 +71,7 @@ class SignalsConfig(dg.Config):
     deps=["features", "models"],
     kinds=MODEL_KINDS,
     check_specs=check_specs("trading_signals", SIGNAL_CHECKS),
+    automation_condition=follows_inputs(),
     description="Buy and sell signals of the active models (next minute bar, next session) on every bar of the "
     "partition after each model's training data, with the feature values used; deterministic ids, so re-runs "
     "add nothing (nor after the live loop scored the same bars).",

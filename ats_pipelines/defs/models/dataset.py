@@ -65,9 +65,10 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
              start: datetime | None = None, end: datetime | None = None,
              symbols: Sequence[str] | None = None) -> pl.DataFrame:
     """:func:`feature_matrix` with ``label`` (1 when the next bar closes higher) and ``next_timestamp`` (when
-    the label became known); the last bar of each symbol has no label yet and is left out."""
+    the label became known); the last bar of each symbol before ``end`` has no label (its next bar is past
+    ``end`` or not there yet) and is left out."""
     rows = timescale.read_series(sql.SQL(CLOSE_SERIES_SQL).format(bars=BAR_SOURCES[timeframe]), {
-        "start": start, "symbols": list(symbols) if symbols else None,
+        "start": start, "end": end, "symbols": list(symbols) if symbols else None,
         **bar_source_params(datetime.now(UTC)),
     }, keys=1, arrays=2)
     closes = pl.DataFrame({

@@ -5,7 +5,6 @@ import dagster as dg
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.resources import resources
 from ats_pipelines.defs.models.schedules import (
-    signals_after_features_schedule,
     signals_job,
     training_job,
     weekly_daily_training_schedule,
@@ -16,6 +15,6 @@ from ats_pipelines.defs.ownership import QUANT_RESEARCH, owned_by
 defs = dg.Definitions(
     assets=dg.map_asset_specs(owned_by(QUANT_RESEARCH), [train_model_assets, trading_signals]),
     jobs=[training_job, signals_job],
-    schedules=[weekly_training_schedule, weekly_daily_training_schedule, signals_after_features_schedule],
+    schedules=[weekly_training_schedule, weekly_daily_training_schedule],
     resources=resources,
 )

@@ -2,15 +2,20 @@
 
 Promotion rule (documented in docs/models.md): on the same held-out period, the new model's ROC AUC must be
 at least ``0.5 + MIN_EDGE_OVER_CHANCE`` and at least the active model's AUC + ``MIN_GAIN_OVER_ACTIVE``.
-Then, in one transaction, the active model is retired and the new one inserted as ``active``; the partial
-unique index ``models_one_active_per_name`` makes two active models of one name impossible. Otherwise the
-new model is kept as ``rejected``.
+The comparison uses only held-out rows after the active model's training data. Then, in one transaction, the
+active model the gate compared with is locked and retired and the new one inserted as ``active``; if another
+model became active meanwhile, nothing is written (PromotionRaceError). The partial unique index
+``models_one_active_per_name`` makes two active models of one name impossible, and :func:`training_lock`
+lets one training of a name run at a time. Otherwise the new model is kept as ``rejected``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,6 +32,33 @@ NEXT_VERSION_SQL = read_sql_beside(__file__, "next_model_version.sql")
 ACTIVE_MODEL_SQL = read_sql_beside(__file__, "active_model.sql")
 RETIRE_SQL = read_sql_beside(__file__, "retire_active_model.sql")
 INSERT_MODEL_SQL = read_sql_beside(__file__, "insert_model.sql")
+LOCK_ACTIVE_SQL = read_sql_beside(__file__, "lock_active_model.sql")
+
+
+class PromotionRaceError(RuntimeError):
+    """The active model changed between the gate's comparison and the promotion: nothing was promoted."""
+
+
+class TrainingBusy(RuntimeError):
+    """Another training of the same model name is running."""
+
+
+@contextmanager
+def training_lock(timescale: TimescaleResource, model_name: str) -> Iterator[None]:
+    """Hold the model name's PostgreSQL advisory lock (a session lock on a connection kept for the block) for
+    the whole training, so one training of a name runs at a time, whoever starts it; a second one raises
+    :class:`TrainingBusy` at once instead of waiting."""
+    key = int.from_bytes(hashlib.blake2b(f"training:{model_name}".encode(), digest_size=8).digest()) % 2**63
+    with timescale.connection() as conn:
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            conn.rollback()
+            raise TrainingBusy(f"another training of {model_name} is running; this one did not start")
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            conn.commit()
 
 
 @dataclass(frozen=True)
@@ -47,6 +79,15 @@ class RegisteredModel:
     @property
     def sha256(self) -> str:
         return self.parameters["file"]["sha256"]
+
+    @property
+    def label(self) -> str:
+        return f"model v{self.version} ({self.model_id})"
+
+    @property
+    def feature_versions(self) -> dict[str, str]:
+        """The version of each feature the model was trained on (none recorded: trained before versions)."""
+        return dict(self.parameters.get("feature_versions") or {})
 
     @property
     def trained_through(self) -> datetime:
@@ -104,13 +145,21 @@ def promotion(new_auc: float, active_auc: float | None) -> tuple[str, str]:
     return "active", f"held-out AUC {new_auc:.4f} beats chance + {MIN_EDGE_OVER_CHANCE} and {against}"
 
 
-def record_model(timescale: TimescaleResource, run_id: str, row: dict, logs: str, run_metrics: dict) -> None:
-    """Insert the model (retiring the active one first when the new one is ``active``) and complete the run,
-    all in one transaction."""
-    statements = []
-    if row["status"] == "active":
-        statements.append((RETIRE_SQL, {"model_name": row["model_name"]}))
-    statements.append((INSERT_MODEL_SQL, row))
-    statements.append((FINISH_RUN_SQL, {"run_id": run_id, "status": "completed", "model_id": row["model_id"],
-                                        "logs": logs, "metrics": jsonb_text(run_metrics)}))
-    timescale.execute_in_transaction(*statements)
+def record_model(timescale: TimescaleResource, run_id: str, row: dict, logs: str, run_metrics: dict,
+                 compared_with: str | None) -> None:
+    """Insert the model and complete the run, in one transaction. A new ``active`` model first locks and
+    retires ``compared_with``, the active model the gate saw (None: there was none); if the active model is
+    another one now, PromotionRaceError and nothing is written."""
+    with timescale.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        if row["status"] == "active":
+            cur.execute(LOCK_ACTIVE_SQL, {"model_name": row["model_name"]})
+            current = cur.fetchone()
+            if (current[0] if current else None) != compared_with:
+                raise PromotionRaceError(
+                    f"the active {row['model_name']} is {current[0] if current else 'none'} now, not "
+                    f"{compared_with or 'none'} as when the gate compared: model not promoted; train again")
+            if current:
+                cur.execute(RETIRE_SQL, {"model_id": current[0]})
+        cur.execute(INSERT_MODEL_SQL, row)
+        cur.execute(FINISH_RUN_SQL, {"run_id": run_id, "status": "completed", "model_id": row["model_id"],
+                                     "logs": logs, "metrics": jsonb_text(run_metrics)})

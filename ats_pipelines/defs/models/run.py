@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from ats_pipelines.defs.features.technical import NAMES as TECHNICAL_FEATURES
+from ats_pipelines.defs.features.versions import current_days, registered_versions
 from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
 from ats_pipelines.defs.models.training import (
@@ -78,31 +80,42 @@ class TrainingOutcome:
 
 def train_model(timescale: TimescaleResource, store: ModelStoreResource, config: TrainingConfig,
                 log: list[str]) -> TrainingOutcome:
-    """Run one training; a failure is recorded as a ``failed`` run (with its error) and re-raised, touching
-    no model."""
+    """Run one training, the only one of its model name (TrainingBusy otherwise); a failure is recorded as a
+    ``failed`` run (with its error) and re-raised, touching no model."""
+    with registry.training_lock(timescale, config.model_name):
+        return _train(timescale, store, config, log)
+
+
+def _train(timescale: TimescaleResource, store: ModelStoreResource, config: TrainingConfig,
+           log: list[str]) -> TrainingOutcome:
     run_id = str(uuid.uuid4())
     setup = {"xgboost": config.xgboost_params(), **config.model_dump(exclude={"model_name"})}
     registry.start_run(timescale, run_id, {"model_name": config.model_name, **setup})
     try:
         active = registry.active_model(timescale, config.model_name)
         comparable = active is not None and active.timeframe == config.timeframe
+        versions = registered_versions(timescale, [*config.features, *(active.features if active else [])])
+        if comparable and active.feature_versions != {f: versions.get(f) for f in active.features}:
+            log.append(f"active model v{active.version} not compared: trained on other feature versions")
+            comparable = False
         columns = list(dict.fromkeys([*config.features, *(active.features if comparable else [])]))
         started = time.perf_counter()
         data = labelled(timescale, config.timeframe, columns, config.bound(config.start), config.bound(config.end),
                         config.symbols)
+        days = current_days(timescale, config.timeframe, versions, columns)  # never mix old and new definitions
+        data = data.filter(pl.col("timestamp").dt.date().is_in(days))
         dataset_seconds = time.perf_counter() - started
         if data.height == 0:
-            raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features}: "
-                               "materialize the features asset first")
+            raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features} at "
+                               "their current versions: materialize the features asset first")
         log.append(f"dataset: {data.height} rows, {data['symbol'].n_unique()} symbols, "
                    f"{data['timestamp'].min()} .. {data['timestamp'].max()}")
         splits = walk_forward(data["timestamp"], config.folds, config.gap_bars, config.held_out_fraction)
         results = train_walk_forward(data, config.features, splits, config.xgboost_params(), config.num_boost_round,
                                      config.confidence_threshold, log)
         held_out = results[-1]
-        active_auc = _active_auc(store, active, data[splits[-1].test], config.confidence_threshold, log) \
-            if comparable else None
-        status, reason = registry.promotion(held_out.metrics["auc"], active_auc)
+        status, reason, active_auc = _gate(store, active if comparable else None, held_out, data[splits[-1].test],
+                                           config, log)
         log.append(f"promotion: {status}: {reason}")
         model_id, version = str(uuid.uuid4()), registry.next_version(timescale, config.model_name)
         path, sha256 = store.save(held_out.booster, config.model_name, version, model_id)
@@ -118,12 +131,13 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
             "features": list(config.features), "version": version, "status": status, "file_path": path,
             "created_at": datetime.now(UTC),
             "parameters": registry.jsonb_text({**setup, "label": "close[t+1] / close[t] - 1 > 0",
+                                               "feature_versions": {f: versions[f] for f in config.features},
                                                "training_data": training_data,
                                                "file": {"format": "xgboost-ubj", "sha256": sha256}}),
             "metrics": registry.jsonb_text({**run_metrics, "feature_importance": gains,
                                             "promotion": {"decision": status, "reason": reason,
                                                           "active_model_auc": active_auc}}),
-        }, "\n".join(log), run_metrics)
+        }, "\n".join(log), run_metrics, active.model_id if active else None)
     except Exception as exc:
         log.append(f"failed: {type(exc).__name__}: {exc}")
         registry.finish_run(timescale, run_id, "failed", "\n".join(log))
@@ -132,14 +146,26 @@ def train_model(timescale: TimescaleResource, store: ModelStoreResource, config:
                            data.height, dataset_seconds, sum(r.seconds for r in results))
 
 
-def _active_auc(store: ModelStoreResource, active: registry.RegisteredModel, held_out, threshold: float,
-                log: list[str]) -> float | None:
-    """The active model's AUC on the new model's held-out rows; None when its file fails verification."""
+def _gate(store: ModelStoreResource, active: registry.RegisteredModel | None, held_out: FoldResult,
+          rows: pl.DataFrame, config: TrainingConfig, log: list[str]) -> tuple[str, str, float | None]:
+    """``(status, reason, active model's AUC)``: against chance alone without a comparable active model (or with
+    one whose file fails verification); else both models on the held-out rows after the active model's training
+    data only, since its own training rows would flatter it."""
+    if active is None:
+        return (*registry.promotion(held_out.metrics["auc"], None), None)
     try:
         booster = store.load(active.file_path, active.sha256)
     except ModelIntegrityError as exc:
         log.append(f"active model v{active.version} not compared: {exc}")
-        return None
-    auc = metrics(held_out["label"].to_numpy(), predict(booster, held_out, active.features), threshold)["auc"]
-    log.append(f"active model v{active.version} on the same held-out rows: AUC {auc}")
-    return auc
+        return (*registry.promotion(held_out.metrics["auc"], None), None)
+    after = rows.filter(pl.col("timestamp") > active.trained_through)
+    if after.height == 0:
+        return "rejected", (f"no held-out row after the active model's training data (up to "
+                            f"{active.trained_through.isoformat()}): no out-of-sample comparison, it stays"), None
+    y, threshold = after["label"].to_numpy(), config.confidence_threshold
+    new_auc = metrics(y, predict(held_out.booster, after, config.features), threshold)["auc"]
+    active_auc = metrics(y, predict(booster, after, active.features), threshold)["auc"]
+    log.append(f"on the {after.height} held-out rows after v{active.version}'s training data: new model AUC "
+               f"{new_auc}, active model AUC {active_auc}")
+    status, reason = registry.promotion(new_auc, active_auc)
+    return status, f"{reason} (on {after.height} held-out rows after its training data)", active_auc

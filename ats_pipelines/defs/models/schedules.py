@@ -1,8 +1,8 @@
-"""Models schedules: a weekly training of each horizon, and signals of each session once its features exist."""
+"""Models schedules: a weekly training of each horizon. Signals need no schedule: trading_signals follows its
+features and the active model (its automation condition)."""
 
 import dagster as dg
 
-from ats_pipelines.defs.market_data.schedules import session_schedule
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.run import DAILY_MODEL
 
@@ -26,8 +26,3 @@ weekly_daily_training_schedule = dg.ScheduleDefinition(
     description="Saturday 08:30 New York: the daily model (1d bars and features, label from the next session), "
     "promoted only when better.",
 )
-
-signals_after_features_schedule = session_schedule(
-    "signals_after_features_schedule", signals_job, "30 19 * * 1-5",
-    "19:30 New York on weekdays, after features_after_close_schedule: today's signals of the active models "
-    "(the daily model's, on today's 1d bar, become orders for the next open at 19:50).")

@@ -2,17 +2,20 @@
 
 A probability of up at or above the threshold is a ``buy``, at or below ``1 - threshold`` a ``sell``;
 anything between is no signal. Each signal carries the exact feature values it was scored on and a
-deterministic id (model, symbol, bar time, timeframe), so a re-run writes nothing new.
+deterministic id (model, symbol, bar time, timeframe), so a re-run writes nothing new. A model scores only
+bars whose features have the versions it was trained on (FeatureVersionError otherwise).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 
 import polars as pl
 import xgboost as xgb
 
+from ats_pipelines.defs.features.versions import require_versions, stored_versions
 from ats_pipelines.defs.models.dataset import feature_matrix
 from ats_pipelines.defs.models.registry import RegisteredModel
 from ats_pipelines.defs.models.training import predict
@@ -29,12 +32,14 @@ def signal_id(model_id: str, symbol: str, timestamp: datetime, timeframe: str) -
 def signal_rows(timescale: TimescaleResource, store: ModelStoreResource, model: RegisteredModel,
                 window: tuple[datetime, datetime], threshold: float) -> tuple[pl.DataFrame, int]:
     """``trading_signals`` rows for the bars in ``window`` after the model's training data, and how many bars
-    were scored. Raises ModelIntegrityError (no signal at all) when the model file fails its checksum."""
+    were scored. Raises ModelIntegrityError (no signal at all) when the model file fails its checksum, and
+    FeatureVersionError (from :func:`score_bars`) when the window's stored feature versions are not the model's."""
     booster = store.load(model.file_path, model.sha256)
     bars = scorable(feature_matrix(timescale, model.timeframe, model.features, *window), model)
     if bars.height == 0:
         return pl.DataFrame(), 0
-    return score_bars(booster, model, bars, threshold), bars.height
+    versions = stored_versions(timescale, model.timeframe, model.features, window)
+    return score_bars(booster, model, bars, threshold, versions), bars.height
 
 
 def scorable(matrix: pl.DataFrame, model: RegisteredModel) -> pl.DataFrame:
@@ -43,9 +48,13 @@ def scorable(matrix: pl.DataFrame, model: RegisteredModel) -> pl.DataFrame:
     return matrix.filter(pl.col("timestamp") > model.trained_through).drop_nans(model.features)
 
 
-def score_bars(booster: xgb.Booster, model: RegisteredModel, bars: pl.DataFrame, threshold: float) -> pl.DataFrame:
+def score_bars(booster: xgb.Booster, model: RegisteredModel, bars: pl.DataFrame, threshold: float,
+               versions: Mapping[str, str | set[str]]) -> pl.DataFrame:
     """The ``trading_signals`` rows of the confident calls among ``bars`` (from :func:`scorable`): the batch
-    asset and the live loop both score through here, so a bar gives the same row on either clock."""
+    asset and the live loop both score through here, so a bar gives the same row on either clock. ``versions``
+    are those of the bars' features (stored ones in batch, the running code's live); FeatureVersionError when
+    they differ from the versions the model was trained on."""
+    require_versions(model.label, model.features, model.feature_versions, versions)
     up = pl.Series("probability_up", predict(booster, bars, model.features), dtype=pl.Float64)
     scored = bars.with_columns(up).filter((pl.col("probability_up") >= threshold)
                                           | (pl.col("probability_up") <= 1 - threshold))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import polars as pl
 
+from ats_pipelines.defs.automation import follows_any_update
 from ats_pipelines.defs.monitoring.trading_metrics import equity_markdown, metric_rows
 from ats_pipelines.defs.trading.assets import StrategyConfig
 from ats_pipelines.defs.trading.orders import strategy_positions
@@ -50,6 +51,7 @@ def system_metrics(
 @dg.asset(
     group_name="monitoring",
     deps=["orders", "positions"],
+    automation_condition=follows_any_update(ignore=dg.AssetSelection.assets("orders")),
     kinds={"python", "broker", "timescaledb"},
     description="Daily trading metrics of every strategy (equity, the day's P&L, gross exposure, max drawdown, Sharpe, "
     "win rate of round trips, realised P&L) and per symbol (position value, unrealised P&L), from the broker and "

@@ -4,10 +4,11 @@ from datetime import timedelta
 
 import dagster as dg
 
+from ats_pipelines.defs.automation import VENDOR_RUN_RETRIES
 from ats_pipelines.defs.options_flow.assets import unusual_whales_options
 from ats_pipelines.market_calendar import NEW_YORK, sessions
 
-flow_alerts_job = dg.define_asset_job("flow_alerts_job", selection=[unusual_whales_options])
+flow_alerts_job = dg.define_asset_job("flow_alerts_job", selection=[unusual_whales_options], tags=VENDOR_RUN_RETRIES)
 AFTER_CLOSE = timedelta(minutes=15)  # catches the alerts of the session's last minutes
 
 

@@ -4,6 +4,7 @@ from datetime import datetime, time
 
 import dagster as dg
 
+from ats_pipelines.defs.automation import VENDOR_RUN_RETRIES
 from ats_pipelines.defs.reference.assets import (
     dividends,
     market_holidays,
@@ -17,11 +18,12 @@ from ats_pipelines.market_calendar import NEW_YORK, sessions
 EXTENDED_HOURS = (time(4, 0), time(20, 0))
 
 market_status_job = dg.define_asset_job("market_status_job", selection=[market_status])
-news_job = dg.define_asset_job("news_job", selection=[news_articles])
-holidays_job = dg.define_asset_job("market_holidays_job", selection=[market_holidays])
-ticker_details_job = dg.define_asset_job("ticker_details_job", selection=[ticker_details])
+news_job = dg.define_asset_job("news_job", selection=[news_articles], tags=VENDOR_RUN_RETRIES)
+holidays_job = dg.define_asset_job("market_holidays_job", selection=[market_holidays], tags=VENDOR_RUN_RETRIES)
+ticker_details_job = dg.define_asset_job("ticker_details_job", selection=[ticker_details], tags=VENDOR_RUN_RETRIES)
 corporate_actions_job = dg.define_asset_job("corporate_actions_job", selection=[stock_splits, dividends],
-                                            description="Splits and dividends of the universe.")
+                                            description="Splits and dividends of the universe.",
+                                            tags=VENDOR_RUN_RETRIES)
 
 
 def us_equity_active(at: datetime) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from ats_pipelines.defs.automation import follows_any_update, follows_inputs
 from ats_pipelines.defs.market_data.partitions import daily_partitions, partition_label, partition_window
 from ats_pipelines.defs.trading.orders import (
     PlacementReport,
@@ -61,6 +62,7 @@ class StrategyConfig(dg.Config):
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["trading_signals"],
+    automation_condition=follows_inputs(),
     description="Orders, for every active strategy (strategies table): each new signal of the partition, sized "
     "and checked against the strategy's risk limits, submitted to the broker under a client_order_id derived "
     "from the signal (never twice), right after reading the emergency stop; then every open order reconciled "
@@ -94,7 +96,8 @@ def orders(context: dg.AssetExecutionContext, config: StrategyConfig, timescale:
                                           "strategies": dg.MetadataValue.json(by_strategy)})
 
 
-@dg.asset(**TRADING, deps=["orders"], description="Positions of every strategy, synced from the broker: quantity, "
+@dg.asset(**TRADING, deps=["orders"], automation_condition=follows_any_update(),
+          description="Positions of every strategy, synced from the broker: quantity, "
           "entry and current price, P&L and P&L %; positions no longer held are kept with status closed. An "
           "account-wide broker (Alpaca) is split by strategy from each one's fills.")
 def positions(config: StrategyConfig, timescale: TimescaleResource, broker: BrokerResource) -> dg.MaterializeResult:

@@ -1,2 +1,3 @@
--- Promotion, first half: the current active model of the name steps down.
-UPDATE models SET status = 'retired' WHERE model_name = %(model_name)s AND status = 'active'
+-- Promotion, first half: the active model the new one was compared with steps down (locked first by
+-- lock_active_model.sql in the same transaction).
+UPDATE models SET status = 'retired' WHERE model_id = %(model_id)s AND status = 'active'
