@@ -5,13 +5,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import reduce
 
 import dagster as dg
 import polars as pl
 from psycopg import sql
 from pydantic import Field
 
-from ats_pipelines.defs.features.checks import CHECKS, coverage, expected_counts, no_non_finite_values
+from ats_pipelines.db.writer import WriteResult
+from ats_pipelines.defs.features.checks import CHECKS, KEY, coverage, expected_counts, no_non_finite_values
 from ats_pipelines.defs.features.flow import FLOW, FLOW_TIMEFRAME, compute_flow
 from ats_pipelines.defs.features.rows import FeatureRows, feature_rows
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
@@ -20,6 +22,7 @@ from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import (
     HISTORY_START,
     daily_partitions,
+    day_windows,
     partition_label,
     partition_window,
 )
@@ -88,29 +91,51 @@ def features(context: dg.AssetExecutionContext, config: FeaturesConfig, timescal
              ) -> dg.MaterializeResult:
     started, window, timeframes = time.monotonic(), partition_window(context), config.timeframe_list()
     changed = register_features(timescale, ALL_FEATURES)
-    parts = [technical_part(timescale, tf, window) for tf in timeframes]
-    if FLOW_TIMEFRAME in timeframes:
-        parts.append(flow_part(timescale, window))
-    rows = pl.concat([p.rows.frame for p in parts])
-    result = timescale.replace_range("features", rows, *window, match={"timeframe": timeframes})
-    checks = [no_non_finite_values(timescale, window, timeframes),
-              coverage(timescale, pl.concat([p.expected for p in parts]), window, timeframes)]
-    by_group = dict(rows.group_by("feature_group").len().sort("feature_group").iter_rows())
-    context.log.info(f"features {partition_label(context)}: {rows.height} rows ({by_group}), "
+    days = [materialize_day(timescale, day, timeframes) for day in day_windows(window)]
+    result = reduce(WriteResult.plus, (d.result for d in days))
+    expected = pl.concat([d.expected for d in days]).group_by(KEY).agg(pl.col("expected").sum())
+    checks = [no_non_finite_values(timescale, window, timeframes), coverage(timescale, expected, window, timeframes)]
+    by_group = {g: sum(d.by_group.get(g, 0) for d in days) for g in sorted({g for d in days for g in d.by_group})}
+    rows = sum(by_group.values())
+    context.log.info(f"features {partition_label(context)}: {rows} rows ({by_group}) in {len(days)} day(s), "
                      f"{result.inserted} inserted, {result.updated} updated, {result.deleted} deleted")
     return dg.MaterializeResult(check_results=checks, metadata={
         "partitions": partition_label(context),
         "time_range": f"{window[0].isoformat()} .. {window[1].isoformat()}",
         "timeframes": ", ".join(timeframes),
-        "rows": rows.height,
+        "rows": rows,
         **{f"rows_{group}": count for group, count in by_group.items()},
         **result.as_metadata(),
-        "bars_read": sum(p.bars_read for p in parts),
-        "values_too_large_dropped": sum(p.rows.too_large for p in parts),
+        "bars_read": sum(d.bars_read for d in days),
+        "values_too_large_dropped": sum(d.too_large for d in days),
         "definitions_changed": changed,
         "lead_in_bars": LEAD_IN_BARS,
         "seconds": round(time.monotonic() - started, 3),
     })
+
+
+@dataclass(frozen=True)
+class DayWritten:
+    """What one day of a run wrote: its write, the counts coverage expects, rows per group, bars read."""
+
+    result: WriteResult
+    expected: pl.DataFrame
+    by_group: dict[str, int]
+    bars_read: int
+    too_large: int
+
+
+def materialize_day(timescale: TimescaleResource, day: tuple[datetime, datetime], timeframes: list[str]
+                    ) -> DayWritten:
+    """Compute and replace one day's features of ``timeframes``: a range run holds one day in memory at a time."""
+    parts = [technical_part(timescale, tf, day) for tf in timeframes]
+    if FLOW_TIMEFRAME in timeframes:
+        parts.append(flow_part(timescale, day))
+    rows = pl.concat([p.rows.frame for p in parts])
+    result = timescale.replace_range("features", rows, *day, match={"timeframe": timeframes})
+    return DayWritten(result, pl.concat([p.expected for p in parts]),
+                      dict(rows.group_by("feature_group").len().iter_rows()),
+                      sum(p.bars_read for p in parts), sum(p.rows.too_large for p in parts))
 
 
 def register_features(timescale: TimescaleResource, specs: tuple[FeatureSpec, ...]) -> list[str]:

@@ -7,7 +7,8 @@ York date (:func:`new_york_window`). Today's partition exists (``end_offset=1``)
 schedule can ingest the session that just ended.
 """
 
-from datetime import UTC, datetime, time
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
@@ -34,3 +35,13 @@ def new_york_window(window: tuple[datetime, datetime]) -> tuple[datetime, dateti
     """The same dates as New York days: ``[first 00:00, day after the last 00:00)`` New York, in UTC. It holds
     every stock bar of those sessions (pre-market from 04:00, post-market to 20:00, daily bars at 00:00)."""
     return tuple(datetime.combine(t.date(), time(), tzinfo=NEW_YORK).astimezone(UTC) for t in window)
+
+
+def day_windows(window: tuple[datetime, datetime]) -> Iterator[tuple[datetime, datetime]]:
+    """``window`` cut into its partitions' days, in order: a range run works a day at a time, so its memory
+    stays that of one day however long the range."""
+    start = window[0]
+    while start < window[1]:
+        end = min(start + timedelta(days=1), window[1])
+        yield start, end
+        start = end
