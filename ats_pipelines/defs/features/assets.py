@@ -21,6 +21,7 @@ from ats_pipelines.defs.features.technical import LEAD_IN_BARS, TECHNICAL, compu
 from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import (
     HISTORY_START,
+    backfill_policy,
     daily_partitions,
     day_windows,
     partition_label,
@@ -77,7 +78,7 @@ class Part:
 @dg.asset(
     group_name="features",
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     deps=["stock_aggs", "unusual_whales_options"],
     kinds={"python", "talib", "timescaledb"},
     code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),

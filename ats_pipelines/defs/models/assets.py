@@ -7,6 +7,7 @@ from pydantic import Field
 
 from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import (
+    backfill_policy,
     daily_partitions,
     day_windows,
     partition_label,
@@ -71,7 +72,7 @@ class SignalsConfig(dg.Config):
 @dg.asset(
     group_name="models",
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     deps=["features", "models"],
     kinds=MODEL_KINDS,
     check_specs=check_specs("trading_signals", SIGNAL_CHECKS),
