@@ -14,6 +14,7 @@ from pydantic import Field
 
 from ats_pipelines.db.writer import WriteResult
 from ats_pipelines.defs.features.checks import CHECKS, KEY, coverage, expected_counts, no_non_finite_values
+from ats_pipelines.defs.features.export import export_dir, write_day
 from ats_pipelines.defs.features.flow import FLOW, FLOW_TIMEFRAME, compute_flow
 from ats_pipelines.defs.features.rows import FeatureRows, feature_rows
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
@@ -35,6 +36,7 @@ BARS_SQL = read_sql_beside(__file__, "bars_with_lead_in.sql")
 REGISTER_SQL = read_sql_beside(__file__, "register_feature.sql")
 RETIRE_SQL = read_sql_beside(__file__, "retire_features.sql")
 ALL_FEATURES: tuple[FeatureSpec, ...] = (*TECHNICAL, *FLOW)
+FEATURES_VERSION = code_version(ALL_FEATURES, LEAD_IN_BARS)
 DEFAULT_TIMEFRAMES = "1m,1d"
 # Where each timeframe's adjusted bars live: stock_aggs itself, or its roll-ups (tables or continuous aggregates).
 # Minute features see the regular session only (Polygon's extended-hours bars are thin and sparse); every source
@@ -73,6 +75,8 @@ class Part:
     rows: FeatureRows
     expected: pl.DataFrame
     bars_read: int
+    timeframe: str = FLOW_TIMEFRAME
+    computed: tuple[pl.DataFrame, pl.DataFrame] | None = None  # technical: the input bars and compute_technical's
 
 
 @dg.asset(
@@ -81,7 +85,7 @@ class Part:
     backfill_policy=backfill_policy(),
     deps=["stock_aggs", "unusual_whales_options"],
     kinds={"python", "talib", "timescaledb"},
-    code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
+    code_version=FEATURES_VERSION,
     check_specs=check_specs("features", CHECKS),
     description="Point-in-time features of every adjusted stock bar: TA-Lib's indicators (trend, momentum, "
     "volatility, volume) over each symbol's consecutive bars of each timeframe, and options-flow features "
@@ -134,6 +138,10 @@ def materialize_day(timescale: TimescaleResource, day: tuple[datetime, datetime]
         parts.append(flow_part(timescale, day))
     rows = pl.concat([p.rows.frame for p in parts])
     result = timescale.replace_range("features", rows, *day, match={"timeframe": timeframes})
+    if (directory := export_dir()) is not None:  # after the table's commit: a file never runs ahead of its rows
+        for part in parts:
+            if part.computed is not None:
+                write_day(directory, part.timeframe, day, *part.computed, FEATURES_VERSION)
     return DayWritten(result, pl.concat([p.expected for p in parts]),
                       dict(rows.group_by("feature_group").len().iter_rows()),
                       sum(p.bars_read for p in parts), sum(p.rows.too_large for p in parts))
@@ -169,7 +177,7 @@ def technical_part(timescale: TimescaleResource, timeframe: str, window: tuple[d
     bars = read_bars(timescale, timeframe, window)
     wide = compute_technical(bars)
     return Part(feature_rows(wide, TECHNICAL, timeframe, window[0]),
-                expected_counts(bars, TECHNICAL, timeframe, window[0]), bars.height)
+                expected_counts(bars, TECHNICAL, timeframe, window[0]), bars.height, timeframe, (bars, wide))
 
 
 def flow_part(timescale: TimescaleResource, window: tuple[datetime, datetime]) -> Part:
