@@ -1,10 +1,12 @@
 """Training benchmark: the training asset end to end next to ``xgboost.train`` alone on the same matrix.
 
 Prints one JSON line. Setup (not timed): 100 symbols × 5,000 1m bars of random walks into stock_aggs, their
-technical features (computed by the features code) into the features table. Timed:
+technical features (computed by the features code) into the features table and, as the features asset does
+with ``ATS_FEATURE_EXPORT_DIR`` set, into its Parquet export (a file per day). Timed:
 
-* ours — one materialization of ``train_model`` (dataset read with COPY and pivoted in Polars, walk-forward
-  folds, held-out evaluation, model file, registry rows), through Dagster;
+* ours — one materialization of ``train_model`` (dataset read from the export, walk-forward folds, held-out
+  evaluation, model file, registry rows), through Dagster;
+* ours from the table — the same with the export off (the dataset read with binary COPY and pivoted);
 * baseline — ``xgboost.train`` on the same matrix, with the same parameters and the same splits, in the same
   run; nothing else (no read, no prediction, no metrics, no file).
 
@@ -15,22 +17,40 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
+from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
 import polars as pl
 import xgboost as xgb
 
+from ats_pipelines.defs.features.assets import FEATURES_VERSION
+from ats_pipelines.defs.features.export import EXPORT_DIR_ENV, write_day
 from ats_pipelines.defs.features.rows import feature_rows
 from ats_pipelines.defs.features.technical import NAMES, TECHNICAL, compute_technical
+from ats_pipelines.defs.market_data.partitions import day_windows
 from ats_pipelines.defs.models.assets import train_model_assets
 from ats_pipelines.defs.models.dataset import labelled, walk_forward
-from ats_pipelines.defs.models.run import TrainingConfig
+from ats_pipelines.defs.models.run import TrainingConfig, training_start
 from ats_pipelines.resources import ModelStoreResource, TimescaleResource
 from bench.common import fresh_database
 from bench.features_bench import START, synthetic_bars
+
+
+def training_seconds(timescale: TimescaleResource) -> tuple[float, dict]:
+    """One ``train_model`` materialization: its seconds and the training run's metadata."""
+    with tempfile.TemporaryDirectory() as models_dir:
+        started = time.perf_counter()
+        resources = {"timescale": timescale, "model_store": ModelStoreResource(directory=models_dir)}
+        result = dg.materialize([train_model_assets], instance=dg.DagsterInstance.ephemeral(), resources=resources)
+        seconds = time.perf_counter() - started
+    assert result.success
+    return seconds, next(e.materialization.metadata for e in result.get_asset_materialization_events()
+                         if e.asset_key.to_user_string() == "model_training_runs")
 
 
 def main() -> None:
@@ -47,22 +67,24 @@ def main() -> None:
     timescale.write("stock_aggs", bars.select(
         "timestamp", "symbol", pl.col("close").alias("open"), "high", "low", "close",
         pl.col("volume").cast(pl.Int64), "vwap", pl.lit("1m").alias("timeframe"), pl.lit(True).alias("adjusted")))
-    rows = feature_rows(compute_technical(bars), TECHNICAL, "1m", START).frame
+    wide = compute_technical(bars)
+    rows = feature_rows(wide, TECHNICAL, "1m", START).frame
     timescale.write("features", rows)
     timescale.refresh_statistics("features")
+    export = tempfile.TemporaryDirectory()
+    end = bars["timestamp"].max() + timedelta(minutes=1)
+    for day in day_windows((START, end)):
+        write_day(Path(export.name), "1m", day, bars, wide, FEATURES_VERSION)
 
     config = TrainingConfig()
-    with tempfile.TemporaryDirectory() as models_dir:
-        started = time.perf_counter()
-        resources = {"timescale": timescale, "model_store": ModelStoreResource(directory=models_dir)}
-        result = dg.materialize([train_model_assets], instance=dg.DagsterInstance.ephemeral(), resources=resources)
-        ours = time.perf_counter() - started
-    assert result.success
-    inside = next(e.materialization.metadata for e in result.get_asset_materialization_events()
-                  if e.asset_key.to_user_string() == "model_training_runs")
+    os.environ[EXPORT_DIR_ENV] = export.name
+    ours, inside = training_seconds(timescale)
+    del os.environ[EXPORT_DIR_ENV]
+    from_table, inside_table = training_seconds(timescale)
+    os.environ[EXPORT_DIR_ENV] = export.name
 
     started = time.perf_counter()
-    data = labelled(timescale, config.timeframe, config.features)
+    data = labelled(timescale, config.timeframe, config.features, training_start(timescale, config))
     read_seconds = time.perf_counter() - started
     splits = walk_forward(data["timestamp"], config.folds, config.gap_bars, config.held_out_fraction)
     x = data.select(config.features).to_numpy().astype(np.float32)
@@ -73,6 +95,7 @@ def main() -> None:
         xgb.train(config.xgboost_params(), matrix, num_boost_round=config.num_boost_round)
     baseline = time.perf_counter() - started
     timescale.close()
+    export.cleanup()
 
     trained_rows = sum(s.train.stop - s.train.start for s in splits)
     print(json.dumps({
@@ -93,6 +116,11 @@ def main() -> None:
         "ours_dataset_seconds": inside["dataset_seconds"].value,
         "ours_folds_seconds": inside["training_seconds"].value,
         "dataset_read_again_seconds": round(read_seconds, 2),
+        "ours_from_table_seconds": round(from_table, 2),
+        "ratio_from_table": round(baseline / from_table, 3),
+        "ours_from_table_dataset_seconds": inside_table["dataset_seconds"].value,
+        "ours_rows": inside["rows"].value,
+        "ours_from_table_rows": inside_table["rows"].value,
     }))
 
 
