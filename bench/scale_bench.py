@@ -5,8 +5,10 @@ Prints one JSON line. Each size is a fresh database, then five stages, each in a
 
 * ``bars`` — one backfill run of ``stock_aggs`` over the sessions (1m with extended hours, 1d, raw 1d) from the
   local fake Polygon server (in its own process: its memory is not the stage's);
-* ``features`` — one range run of the ``features`` asset (1m and 1d);
-* ``dataset`` — the training read alone: :func:`labelled` of the 1m features (read, pivot, labels);
+* ``features`` — one range run of the ``features`` asset (1m and 1d), with its Parquet export on
+  (``ATS_FEATURE_EXPORT_DIR``, a temporary directory; ``--no-export``: off);
+* ``dataset`` — the training read alone: :func:`labelled` of the 1m features (read, pivot, labels) over the
+  training's window (``training_start``);
 * ``training`` — one ``train_model`` materialization (dataset, walk-forward folds, held-out, file, registry);
 * ``signals`` — one range run of ``trading_signals`` over the sessions. The trained model has seen every
   session, so before this stage (untimed) its recorded training end is moved before the first session: the
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -53,6 +56,7 @@ def run_stage(args: argparse.Namespace) -> dict[str, float]:
     from ats_pipelines.defs.market_data.assets import stock_aggs
     from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
     from ats_pipelines.defs.models.dataset import labelled
+    from ats_pipelines.defs.models.run import TrainingConfig, training_start
     from ats_pipelines.demo import DEMO_API_KEY
     from ats_pipelines.resources import ModelStoreResource, PolygonResource, TimescaleResource, UniverseResource
 
@@ -67,7 +71,7 @@ def run_stage(args: argparse.Namespace) -> dict[str, float]:
             "polygon": PolygonResource(api_key=DEMO_API_KEY, base_url=args.base_url, requests_per_minute=60_000)}),
         "features": lambda: dg.materialize([features], tags=tags, instance=dg.DagsterInstance.ephemeral(),
                                            resources={"timescale": timescale}),
-        "dataset": lambda: labelled(timescale, "1m", _feature_names()),
+        "dataset": lambda: labelled(timescale, "1m", _feature_names(), training_start(timescale, TrainingConfig())),
         "training": lambda: dg.materialize([train_model_assets], instance=dg.DagsterInstance.ephemeral(),
                                            run_config=training, resources={"timescale": timescale,
                                                                            "model_store": store}),
@@ -94,12 +98,18 @@ def _feature_names() -> list[str]:
 
 def stage_in_subprocess(stage: str, args: argparse.Namespace, first: str, last: str, symbols: int,
                         models_dir: str, base_url: str) -> dict[str, float]:
-    """Run one stage in a fresh interpreter; its seconds and peak RSS (MiB)."""
+    """Run one stage in a fresh interpreter (the export on, in a directory beside the models, unless
+    ``--no-export``); its seconds and peak RSS (MiB)."""
+    from ats_pipelines.defs.features.export import EXPORT_DIR_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != EXPORT_DIR_ENV}
+    if not args.no_export:
+        env[EXPORT_DIR_ENV] = os.path.join(models_dir, "features")
     out = subprocess.run(
         [sys.executable, "-m", "bench.scale_bench", "--stage", stage, "--first", first, "--last", last,
          "--symbols", str(symbols), "--rounds", str(args.rounds), "--models-dir", models_dir,
          "--base-url", base_url, "--database-url", args.database_url],
-        check=True, capture_output=True, text=True)
+        check=True, capture_output=True, text=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -124,6 +134,7 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=4, help="the large size has factor × symbols and sessions")
     parser.add_argument("--rounds", type=int, default=50, help="boosting rounds of the training stage")
     parser.add_argument("--port", type=int, default=8767)
+    parser.add_argument("--no-export", action="store_true", help="the features' Parquet export off")
     parser.add_argument("--database-url", default="postgresql://127.0.0.1:5432/ats_bench")
     parser.add_argument("--stage", choices=STAGES, help=argparse.SUPPRESS)
     parser.add_argument("--first", help=argparse.SUPPRESS)
@@ -157,6 +168,7 @@ def main() -> None:
         "growth_large_over_small": growth,
         "work_growth": large_units / small_units,
         "rounds": args.rounds,
+        "feature_export": not args.no_export,
     }))
 
 
