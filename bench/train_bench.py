@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -39,9 +39,18 @@ from ats_pipelines.defs.market_data.partitions import day_windows
 from ats_pipelines.defs.models.assets import train_model_assets
 from ats_pipelines.defs.models.dataset import labelled, walk_forward
 from ats_pipelines.defs.models.run import TrainingConfig, training_start
+from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelStoreResource, TimescaleResource
 from bench.common import fresh_database
 from bench.features_bench import START, synthetic_bars
+
+
+def regular_hours(times: pl.Series, start: datetime, end: datetime) -> pl.Series:
+    """True for the times inside a regular session (the synthetic bars run around the clock)."""
+    inside = pl.Series([False] * times.len())
+    for session in sessions(start.date(), end.date()):
+        inside = inside | ((times >= session.open) & (times < session.close))
+    return inside
 
 
 def training_seconds(timescale: TimescaleResource) -> tuple[float, dict]:
@@ -77,8 +86,9 @@ def main() -> None:
     timescale.refresh_statistics("features")
     export = tempfile.TemporaryDirectory()
     end = bars["timestamp"].max() + timedelta(minutes=1)
+    regular = regular_hours(bars["timestamp"], START, end)  # the bars the features asset reads, and labels use
     for day in day_windows((START, end)):
-        write_day(Path(export.name), "1m", day, bars, wide, FEATURES_VERSION)
+        write_day(Path(export.name), "1m", day, bars.filter(regular), wide.filter(regular), FEATURES_VERSION)
 
     config = TrainingConfig()
     os.environ[EXPORT_DIR_ENV] = export.name
