@@ -53,12 +53,13 @@ def regular_hours(times: pl.Series, start: datetime, end: datetime) -> pl.Series
     return inside
 
 
-def training_seconds(timescale: TimescaleResource) -> tuple[float, dict]:
-    """One ``train_model`` materialization: its seconds and the training run's metadata."""
+def training_seconds(timescale: TimescaleResource, config: TrainingConfig) -> tuple[float, dict]:
+    """One ``train_model`` materialization with ``config``: its seconds and the training run's metadata."""
     with tempfile.TemporaryDirectory() as models_dir:
         started = time.perf_counter()
         resources = {"timescale": timescale, "model_store": ModelStoreResource(directory=models_dir)}
-        result = dg.materialize([train_model_assets], instance=dg.DagsterInstance.ephemeral(), resources=resources)
+        result = dg.materialize([train_model_assets], instance=dg.DagsterInstance.ephemeral(), resources=resources,
+                                run_config={"ops": {"train_model": {"config": {"nthread": config.nthread}}}})
         seconds = time.perf_counter() - started
     assert result.success
     return seconds, next(e.materialization.metadata for e in result.get_asset_materialization_events()
@@ -69,6 +70,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--bars", type=int, default=5_000)
+    parser.add_argument("--nthread", type=int, default=TrainingConfig().nthread,
+                        help="XGBoost threads of ours and of the baseline alike (1 on a busy machine: OpenMP "
+                        "threads that wait on each other under oversubscription make the timings erratic)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best time of each is kept")
     parser.add_argument("--database-url", default="postgresql://127.0.0.1:5432/ats_bench")
     args = parser.parse_args()
@@ -90,7 +94,7 @@ def main() -> None:
     for day in day_windows((START, end)):
         write_day(Path(export.name), "1m", day, bars.filter(regular), wide.filter(regular), FEATURES_VERSION)
 
-    config = TrainingConfig()
+    config = TrainingConfig(nthread=args.nthread)
     os.environ[EXPORT_DIR_ENV] = export.name
     started = time.perf_counter()
     data = labelled(timescale, config.timeframe, config.features, training_start(timescale, config))
@@ -114,7 +118,7 @@ def main() -> None:
             else:
                 os.environ[EXPORT_DIR_ENV] = export.name if name == "ours" else ""
                 timescale.execute("TRUNCATE models, model_training_runs CASCADE")  # every training is a first one
-                figures = training_seconds(timescale)
+                figures = training_seconds(timescale, config)
             best[name] = min(best[name], figures, key=lambda f: f[0])
     (ours, inside), (from_table, inside_table), (baseline, _) = best.values()
     timescale.close()
@@ -131,6 +135,7 @@ def main() -> None:
         "folds": config.folds,
         "boost_rounds": config.num_boost_round,
         "bench_rounds": args.rounds,
+        "nthread": args.nthread,
         "trained_rows": trained_rows,
         "ours_seconds": round(ours, 2),
         "ours_trained_rows_per_s": round(trained_rows / ours),
