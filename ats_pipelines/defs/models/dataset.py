@@ -98,7 +98,7 @@ def _labelled_export(exported: pl.DataFrame, features: Sequence[str], start: dat
     rows = exported.filter(pl.col("symbol").is_in(list(symbols))) if symbols else exported
     in_range = (pl.col("timestamp") >= start) & (pl.col("timestamp") < end if end else pl.lit(True))
     return (
-        rows.sort("symbol", "timestamp")
+        rows  # files in day order, each sorted by symbol and time: every symbol's rows are in time order
         .with_columns(next_timestamp=pl.col("timestamp").shift(-1).over("symbol"),
                       label=(pl.col("close").shift(-1).over("symbol") / pl.col("close") - 1 > 0).cast(pl.Int8))
         .filter(in_range & pl.col("label").is_not_null())
