@@ -63,18 +63,16 @@ class FoldResult:
 def train_walk_forward(data: pl.DataFrame, features: Sequence[str], splits: Sequence[Split],
                        params: Mapping[str, object], rounds: int, threshold: float,
                        log: list[str]) -> list[FoldResult]:
-    """Train and evaluate one booster per split, in order; the last split's booster is kept. Training windows
-    are quantised straight from the rows (``QuantileDMatrix``: the histogram method's own input, without a full
-    copy of the window), test windows predicted in place."""
-    x = np.ascontiguousarray(data.select(features).to_numpy(), dtype=np.float32)  # row-major: windows are views
+    """Train and evaluate one booster per split, in order; the last split's booster is kept."""
+    x = data.select(features).to_numpy().astype(np.float32)
     y = data["label"].to_numpy()
     times = data["timestamp"]
     results = []
     for split in splits:
         started = time.perf_counter()
-        train = xgb.QuantileDMatrix(x[split.train], label=y[split.train], feature_names=list(features))
+        train = xgb.DMatrix(x[split.train], label=y[split.train], feature_names=list(features))
         booster = xgb.train(dict(params), train, num_boost_round=rounds)
-        p = booster.inplace_predict(x[split.test])
+        p = booster.predict(xgb.DMatrix(x[split.test], feature_names=list(features)))
         result = FoldResult(
             split.name, metrics(y[split.test], p, threshold),
             (str(times[split.train.start]), str(times[split.train.stop - 1])),
