@@ -175,6 +175,19 @@ def test_the_recorded_folds_never_train_past_their_test_window(db, sql_conn, sto
         assert gap >= timedelta(minutes=10), fold
 
 
+def test_the_training_set_reaches_back_lookback_days_from_the_latest_feature_bar(db, sql_conn, store):
+    plant(db, beta=0.5)  # 2,000 minutes: six sessions from 2024-03-04
+    latest = session_minutes(BARS)[-1]
+    train(db, store, lookback_days=2, folds=2)
+    everything = labelled(db, "1m", ["sig", "noise"])
+    window = everything.filter(pl.col("timestamp") >= latest - timedelta(days=2))
+    assert 0 < window.height < everything.height
+    parameters = sql_conn.execute("SELECT parameters FROM models").fetchone()[0]
+    assert parameters["training_data"]["rows"] == window.height
+    assert parameters["training_data"]["start"] == window["timestamp"].min().isoformat()
+    assert parameters["lookback_days"] == 2
+
+
 def signals(db, store, partition: str, raise_on_error: bool = True, **config):
     return run([trading_signals], {"timescale": db, "model_store": store}, partition, raise_on_error=raise_on_error,
                run_config={"ops": {"trading_signals": {"config": config}}} if config else None)

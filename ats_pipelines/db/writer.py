@@ -51,6 +51,12 @@ class WriteResult:
     def unchanged(self) -> int:
         return self.rows - self.inserted - self.updated if self.path in {"merge", "replace"} else 0
 
+    def plus(self, other: WriteResult) -> WriteResult:
+        """The counts of this write and ``other`` (a later write of the same table, on the same path)."""
+        return WriteResult(self.table, other.path, self.rows + other.rows, self.inserted + other.inserted,
+                           self.updated + other.updated, self.deleted + other.deleted,
+                           self.duplicates_dropped + other.duplicates_dropped)
+
     def as_metadata(self) -> dict[str, int | str]:
         """Counts for Dagster metadata."""
         return {

@@ -5,20 +5,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import reduce
 
 import dagster as dg
 import polars as pl
 from psycopg import sql
 from pydantic import Field
 
+from ats_pipelines.db.writer import WriteResult
 from ats_pipelines.defs.automation import FLOW_ALERTS, after_split_refetch, follows_inputs
 from ats_pipelines.defs.features.checks import (
     CHECKS,
+    KEY,
     coverage,
     expected_counts,
     missing_sessions,
     no_non_finite_values,
 )
+from ats_pipelines.defs.features.export import export_dir, write_day
 from ats_pipelines.defs.features.flow import FLOW, FLOW_TIMEFRAME, compute_flow
 from ats_pipelines.defs.features.rows import FeatureRows, feature_rows
 from ats_pipelines.defs.features.specs import FeatureSpec, code_version
@@ -27,7 +31,9 @@ from ats_pipelines.defs.features.versions import record_versions, spec_versions
 from ats_pipelines.defs.market_data.checks import check_specs
 from ats_pipelines.defs.market_data.partitions import (
     HISTORY_START,
+    backfill_policy,
     daily_partitions,
+    day_windows,
     partition_label,
     partition_window,
 )
@@ -39,6 +45,7 @@ BARS_SQL = read_sql_beside(__file__, "bars_with_lead_in.sql")
 REGISTER_SQL = read_sql_beside(__file__, "register_feature.sql")
 RETIRE_SQL = read_sql_beside(__file__, "retire_features.sql")
 ALL_FEATURES: tuple[FeatureSpec, ...] = (*TECHNICAL, *FLOW)
+FEATURES_VERSION = code_version(ALL_FEATURES, LEAD_IN_BARS)
 DEFAULT_TIMEFRAMES = "1m,1d"
 # The lead-in declared to Dagster: a partition reads the bars of the days before it, so a corrected bar there
 # marks its features stale. Five days hold the 1m lead-in (600 bars, about 1.5 sessions) across a weekend and
@@ -84,15 +91,17 @@ class Part:
     expected: pl.DataFrame
     bars_read: int
     missing_sessions: tuple[str, ...] = ()
+    timeframe: str = FLOW_TIMEFRAME
+    computed: tuple[pl.DataFrame, pl.DataFrame] | None = None  # technical: the input bars and compute_technical's
 
 
 @dg.asset(
     group_name="features",
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     deps=[dg.AssetDep("stock_aggs", partition_mapping=LEAD_IN_MAPPING), "unusual_whales_options"],
     kinds={"python", "talib", "timescaledb"},
-    code_version=code_version(ALL_FEATURES, LEAD_IN_BARS),
+    code_version=FEATURES_VERSION,
     check_specs=check_specs("features", CHECKS, blocking={"coverage"}),
     automation_condition=(follows_inputs(ignore=FLOW_ALERTS) | after_split_refetch()).with_label(
         "after its session's bars (eager, blocking checks passed), or after a split re-fetch of them"),
@@ -106,33 +115,63 @@ def features(context: dg.AssetExecutionContext, config: FeaturesConfig, timescal
     started, window, timeframes = time.monotonic(), partition_window(context), config.timeframe_list()
     changed = register_features(timescale, ALL_FEATURES)
     symbols = universe.stock_symbols()
-    parts = [technical_part(timescale, tf, window, symbols) for tf in timeframes]
-    if FLOW_TIMEFRAME in timeframes:
-        parts.append(flow_part(timescale, window))
-    rows = pl.concat([p.rows.frame for p in parts])
-    result = timescale.replace_range("features", rows, *window, match={"timeframe": timeframes})
-    for timeframe in timeframes:
-        record_versions(timescale, timeframe,
-                        spec_versions((*TECHNICAL, *(FLOW if timeframe == FLOW_TIMEFRAME else ()))), window)
+    days = [materialize_day(timescale, day, timeframes, symbols) for day in day_windows(window)]
+    result = reduce(WriteResult.plus, (d.result for d in days))
+    expected = pl.concat([d.expected for d in days]).group_by(KEY).agg(pl.col("expected").sum())
     checks = [no_non_finite_values(timescale, window, timeframes),
-              coverage(timescale, pl.concat([p.expected for p in parts]), window, timeframes,
-                       [f"{tf} {m}" for tf, p in zip(timeframes, parts, strict=False) for m in p.missing_sessions])]
-    by_group = dict(rows.group_by("feature_group").len().sort("feature_group").iter_rows())
-    context.log.info(f"features {partition_label(context)}: {rows.height} rows ({by_group}), "
+              coverage(timescale, expected, window, timeframes, [m for d in days for m in d.missing_sessions])]
+    by_group = {g: sum(d.by_group.get(g, 0) for d in days) for g in sorted({g for d in days for g in d.by_group})}
+    rows = sum(by_group.values())
+    context.log.info(f"features {partition_label(context)}: {rows} rows ({by_group}) in {len(days)} day(s), "
                      f"{result.inserted} inserted, {result.updated} updated, {result.deleted} deleted")
     return dg.MaterializeResult(check_results=checks, metadata={
         "partitions": partition_label(context),
         "time_range": f"{window[0].isoformat()} .. {window[1].isoformat()}",
         "timeframes": ", ".join(timeframes),
-        "rows": rows.height,
+        "rows": rows,
         **{f"rows_{group}": count for group, count in by_group.items()},
         **result.as_metadata(),
-        "bars_read": sum(p.bars_read for p in parts),
-        "values_too_large_dropped": sum(p.rows.too_large for p in parts),
+        "bars_read": sum(d.bars_read for d in days),
+        "values_too_large_dropped": sum(d.too_large for d in days),
         "definitions_changed": changed,
         "lead_in_bars": LEAD_IN_BARS,
         "seconds": round(time.monotonic() - started, 3),
     })
+
+
+@dataclass(frozen=True)
+class DayWritten:
+    """What one day of a run wrote: its write, the counts coverage expects, rows per group, bars read, and the
+    sessions of universe symbols without bars."""
+
+    result: WriteResult
+    expected: pl.DataFrame
+    by_group: dict[str, int]
+    bars_read: int
+    too_large: int
+    missing_sessions: tuple[str, ...]
+
+
+def materialize_day(timescale: TimescaleResource, day: tuple[datetime, datetime], timeframes: list[str],
+                    symbols: Sequence[str]) -> DayWritten:
+    """Compute and replace one day's features of ``timeframes`` and record their versions: a range run holds
+    one day in memory at a time."""
+    parts = [technical_part(timescale, tf, day, symbols) for tf in timeframes]
+    if FLOW_TIMEFRAME in timeframes:
+        parts.append(flow_part(timescale, day))
+    rows = pl.concat([p.rows.frame for p in parts])
+    result = timescale.replace_range("features", rows, *day, match={"timeframe": timeframes})
+    for timeframe in timeframes:
+        record_versions(timescale, timeframe,
+                        spec_versions((*TECHNICAL, *(FLOW if timeframe == FLOW_TIMEFRAME else ()))), day)
+    if (directory := export_dir()) is not None:  # after the table's commit: a file never runs ahead of its rows
+        for part in parts:
+            if part.computed is not None:
+                write_day(directory, part.timeframe, day, *part.computed, FEATURES_VERSION)
+    return DayWritten(result, pl.concat([p.expected for p in parts]),
+                      dict(rows.group_by("feature_group").len().iter_rows()),
+                      sum(p.bars_read for p in parts), sum(p.rows.too_large for p in parts),
+                      tuple(f"{p.timeframe} {m}" for p in parts for m in p.missing_sessions))
 
 
 def register_features(timescale: TimescaleResource, specs: tuple[FeatureSpec, ...]) -> list[str]:
@@ -169,7 +208,7 @@ def technical_part(timescale: TimescaleResource, timeframe: str, window: tuple[d
     wide = compute_technical(bars)
     return Part(feature_rows(wide, TECHNICAL, timeframe, window[0]),
                 expected_counts(bars, TECHNICAL, timeframe, window[0]), bars.height,
-                tuple(missing_sessions(bars, window)))
+                tuple(missing_sessions(bars, window)), timeframe, (bars, wide))
 
 
 def flow_part(timescale: TimescaleResource, window: tuple[datetime, datetime]) -> Part:

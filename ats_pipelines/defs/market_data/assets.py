@@ -1,4 +1,5 @@
-"""Market-data assets, one per table, daily-partitioned; a backfill of any range is a single run."""
+"""Market-data assets, one per table, daily-partitioned; a backfill of any range is a single run by default
+(ATS_BACKFILL_RUN_PARTITIONS cuts it into runs of k partitions)."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -25,6 +26,7 @@ from ats_pipelines.defs.market_data.loads import (
     refresh_rollups,
 )
 from ats_pipelines.defs.market_data.partitions import (
+    backfill_policy,
     daily_partitions,
     new_york_window,
     partition_label,
@@ -47,7 +49,7 @@ from ats_pipelines.resources.http import RequestStats
 MARKET_DATA = {
     "group_name": "market_data",
     "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": backfill_policy(),
     "pool": "polygon_api",
 }
 
@@ -118,7 +120,7 @@ def stock_aggs(context: dg.AssetExecutionContext, config: StockAggsConfig, times
         for table, bucket in ROLLUPS.items()
     ],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
 )
 def stock_aggs_rollups(context: dg.AssetExecutionContext, timescale: TimescaleResource, universe: UniverseResource):
     started, window = time.monotonic(), new_york_window(partition_window(context))

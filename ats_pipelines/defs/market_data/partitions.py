@@ -7,12 +7,16 @@ York date (:func:`new_york_window`). Today's partition exists (``end_offset=1``)
 schedule can ingest the session that just ended.
 """
 
-from datetime import UTC, datetime, time
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 HISTORY_START = "2020-01-01"
+
+RUN_PARTITIONS_ENV = "ATS_BACKFILL_RUN_PARTITIONS"
 
 daily_partitions = dg.DailyPartitionsDefinition(start_date=HISTORY_START, timezone="UTC", end_offset=1)
 NEW_YORK = ZoneInfo("America/New_York")
@@ -34,3 +38,28 @@ def new_york_window(window: tuple[datetime, datetime]) -> tuple[datetime, dateti
     """The same dates as New York days: ``[first 00:00, day after the last 00:00)`` New York, in UTC. It holds
     every stock bar of those sessions (pre-market from 04:00, post-market to 20:00, daily bars at 00:00)."""
     return tuple(datetime.combine(t.date(), time(), tzinfo=NEW_YORK).astimezone(UTC) for t in window)
+
+
+def day_windows(window: tuple[datetime, datetime]) -> Iterator[tuple[datetime, datetime]]:
+    """``window`` cut into its partitions' days, in order: a range run works a day at a time, so its memory
+    stays that of one day however long the range."""
+    start = window[0]
+    while start < window[1]:
+        end = min(start + timedelta(days=1), window[1])
+        yield start, end
+        start = end
+
+
+def backfill_policy(run_partitions: int | str | None = None) -> dg.BackfillPolicy:
+    """How a backfill of the daily assets is cut into runs: one run for the whole range (the default, best on one
+    machine), or runs of ``run_partitions`` partitions each (``BackfillPolicy.multi_run``), so a run launcher
+    that starts a pod per run spreads a long range over pods. Defaults to ``ATS_BACKFILL_RUN_PARTITIONS``
+    (unset or 0: one run), read when the definitions load."""
+    raw = os.environ.get(RUN_PARTITIONS_ENV, "") if run_partitions is None else run_partitions
+    try:
+        k = int(raw or 0)
+    except ValueError:
+        k = -1
+    if k < 0:
+        raise ValueError(f"{RUN_PARTITIONS_ENV}={raw!r}: give a whole number of partitions per run (0: one run)")
+    return dg.BackfillPolicy.multi_run(k) if k else dg.BackfillPolicy.single_run()

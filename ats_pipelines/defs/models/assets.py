@@ -7,7 +7,13 @@ from pydantic import Field
 
 from ats_pipelines.defs.automation import follows_inputs
 from ats_pipelines.defs.market_data.checks import check_specs
-from ats_pipelines.defs.market_data.partitions import daily_partitions, partition_label, partition_window
+from ats_pipelines.defs.market_data.partitions import (
+    backfill_policy,
+    daily_partitions,
+    day_windows,
+    partition_label,
+    partition_window,
+)
 from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.checks import MODEL_CHECKS, SIGNAL_CHECKS, models_have_metrics, signals_have_snapshots
 from ats_pipelines.defs.models.run import DAILY_MODEL, MINUTE_MODEL, TrainingConfig, TrainingOutcome, train_model
@@ -67,7 +73,7 @@ class SignalsConfig(dg.Config):
 @dg.asset(
     group_name="models",
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy(),
     deps=["features", "models"],
     kinds=MODEL_KINDS,
     check_specs=check_specs("trading_signals", SIGNAL_CHECKS),
@@ -85,14 +91,15 @@ def trading_signals(context: dg.AssetExecutionContext, config: SignalsConfig, ti
         if model is None:
             context.log.warning(f"no active model named {name}: no signals of it")
             continue
-        rows, bars = signal_rows(timescale, model_store, model, window, config.threshold)
-        scored += bars
         used.append(f"{name} v{model.version} ({model.timeframe})")
-        if rows.height:
-            for kind, count in rows.group_by("signal_type").len().iter_rows():
-                counts[kind] += count
-            for key, value in timescale.write("trading_signals", rows).as_metadata().items():
-                written[key] = written.get(key, 0) + value if isinstance(value, int | float) else value
+        for day in day_windows(window):  # a day at a time: a range run's memory is one day's
+            rows, bars = signal_rows(timescale, model_store, model, day, config.threshold)
+            scored += bars
+            if rows.height:
+                for kind, count in rows.group_by("signal_type").len().iter_rows():
+                    counts[kind] += count
+                for key, value in timescale.write("trading_signals", rows).as_metadata().items():
+                    written[key] = written.get(key, 0) + value if isinstance(value, int | float) else value
     return dg.MaterializeResult(check_results=[signals_have_snapshots(timescale, window)], metadata={
         "partitions": partition_label(context), "models": ", ".join(used) or "none",
         "threshold": config.threshold, "bars_scored": scored, **counts, **written,

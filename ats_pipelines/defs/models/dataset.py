@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 from psycopg import sql
 
-from ats_pipelines.defs.features.assets import BAR_SOURCES, bar_source_params
+from ats_pipelines.defs.features.assets import BAR_SOURCES, FEATURES_VERSION, bar_source_params
+from ats_pipelines.defs.features.export import export_dir, read_days
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -66,7 +67,13 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
              symbols: Sequence[str] | None = None) -> pl.DataFrame:
     """:func:`feature_matrix` with ``label`` (1 when the next bar closes higher) and ``next_timestamp`` (when
     the label became known); the last bar of each symbol before ``end`` has no label (its next bar is past
-    ``end`` or not there yet) and is left out."""
+    ``end`` or not there yet) and is left out. Read from the features' columnar export when it is on and can
+    stand in for the table over the range (docs/models.md), else from the table."""
+    directory = export_dir()
+    exported = read_days(directory, timeframe, features, FEATURES_VERSION, start, end) \
+        if directory is not None and start is not None else None
+    if exported is not None:
+        return _labelled_export(exported, features, start, end, symbols)
     rows = timescale.read_series(sql.SQL(CLOSE_SERIES_SQL).format(bars=BAR_SOURCES[timeframe]), {
         "start": start, "end": end, "symbols": list(symbols) if symbols else None,
         **bar_source_params(datetime.now(UTC)),
@@ -83,6 +90,24 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
     ).drop_nulls("label").select("symbol", "timestamp", "next_timestamp", "label")
     matrix = feature_matrix(timescale, timeframe, features, start, end, symbols)
     return matrix.join(labels, on=["symbol", "timestamp"], how="inner").sort("timestamp", "symbol")
+
+
+def _labelled_export(exported: pl.DataFrame, features: Sequence[str], start: datetime, end: datetime | None,
+                     symbols: Sequence[str] | None) -> pl.DataFrame:
+    """:func:`labelled` from the export's rows (``symbol, timestamp, close`` and ``features``)."""
+    rows = exported.filter(pl.col("symbol").is_in(list(symbols))) if symbols else exported
+    if end is not None:  # before the labels: the last bar before ``end`` takes none from after it
+        rows = rows.filter(pl.col("timestamp") < end)
+    in_range = pl.col("timestamp") >= start
+    return (
+        rows  # files in day order, each sorted by symbol and time: every symbol's rows are in time order
+        .with_columns(next_timestamp=pl.col("timestamp").shift(-1).over("symbol"),
+                      label=(pl.col("close").shift(-1).over("symbol") / pl.col("close") - 1 > 0).cast(pl.Int8))
+        .filter(in_range & pl.col("label").is_not_null())
+        .drop_nulls(list(features))
+        .select("symbol", "timestamp", *features, "next_timestamp", "label")
+        .sort("timestamp", "symbol")
+    )
 
 
 @dataclass(frozen=True)

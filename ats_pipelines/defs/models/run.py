@@ -4,7 +4,7 @@ the active model, the model file, and the registry rows (run row first, model ro
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -23,7 +23,9 @@ from ats_pipelines.defs.models.training import (
     train_walk_forward,
 )
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource, TimescaleResource
+from ats_pipelines.sql_files import read_sql_beside
 
+LATEST_FEATURE_TIME_SQL = read_sql_beside(__file__, "latest_feature_time.sql")
 MINUTE_MODEL = "next_bar_direction_xgb"  # 1m bars: the next bar's direction (traded live, ats live)
 DAILY_MODEL = "next_session_direction_xgb"  # 1d bars: the next session's direction (traded at the next open)
 
@@ -35,7 +37,13 @@ class TrainingConfig(dg.Config):
     timeframe: str = Field(default="1m", description="feature timeframe the model reads and predicts")
     features: list[str] = Field(default=list(TECHNICAL_FEATURES), description="feature names (columns)")
     symbols: list[str] | None = Field(default=None, description="symbols to train on; default every symbol")
-    start: str | None = Field(default=None, description="first bar time (ISO date or datetime, UTC); default all")
+    start: str | None = Field(default=None, description="first bar time (ISO date or datetime, UTC); default: "
+                              "lookback_days before the latest feature bar")
+    lookback_days: int | None = Field(default=90, description="without start, the training set reaches this many "
+                                      "days back from the latest feature bar (before end): the bound on its size "
+                                      "and memory, about symbols x bars a session x sessions rows of the features "
+                                      "as float32 and float64 (90 days of 500 symbols' 1m bars: 12 M rows, about "
+                                      "2.5 GB); null reads every stored bar")
     end: str | None = Field(default=None, description="bars before this time (ISO, UTC); default all")
     folds: int = Field(default=4, description="walk-forward folds before the held-out period")
     gap_bars: int = Field(default=10, description="bar times left out between every training and test window")
@@ -100,8 +108,8 @@ def _train(timescale: TimescaleResource, store: ModelStoreResource, config: Trai
             comparable = False
         columns = list(dict.fromkeys([*config.features, *(active.features if comparable else [])]))
         started = time.perf_counter()
-        data = labelled(timescale, config.timeframe, columns, config.bound(config.start), config.bound(config.end),
-                        config.symbols)
+        data = labelled(timescale, config.timeframe, columns, training_start(timescale, config),
+                        config.bound(config.end), config.symbols)
         days = current_days(timescale, config.timeframe, versions, columns)  # never mix old and new definitions
         data = data.filter(pl.col("timestamp").dt.date().is_in(days))
         dataset_seconds = time.perf_counter() - started
@@ -144,6 +152,16 @@ def _train(timescale: TimescaleResource, store: ModelStoreResource, config: Trai
         raise
     return TrainingOutcome(run_id, model_id, version, status, reason, results[:-1], held_out, active_auc, gains, path,
                            data.height, dataset_seconds, sum(r.seconds for r in results))
+
+
+def training_start(timescale: TimescaleResource, config: TrainingConfig) -> datetime | None:
+    """The first bar time of the training set: ``start``, else ``lookback_days`` before the latest feature bar of
+    the timeframe (before ``end``), else none (every stored bar)."""
+    if config.start or config.lookback_days is None:
+        return config.bound(config.start)
+    latest = timescale.read(LATEST_FEATURE_TIME_SQL, {"timeframe": config.timeframe,
+                                                      "end": config.bound(config.end)}).item()
+    return latest - timedelta(days=config.lookback_days) if latest is not None else None
 
 
 def _gate(store: ModelStoreResource, active: registry.RegisteredModel | None, held_out: FoldResult,

@@ -22,7 +22,8 @@ weekly_daily_training_schedule = dg.ScheduleDefinition(
     name="weekly_daily_training_schedule",
     job=training_job, cron_schedule="30 8 * * 6", execution_timezone="America/New_York",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    run_config={"ops": {"train_model": {"config": {"model_name": DAILY_MODEL, "timeframe": "1d"}}}},
+    run_config={"ops": {"train_model": {"config": {"model_name": DAILY_MODEL, "timeframe": "1d",
+                                                           "lookback_days": 3650}}}},
     description="Saturday 08:30 New York: the daily model (1d bars and features, label from the next session), "
     "promoted only when better.",
 )
