@@ -14,7 +14,7 @@ from ats_pipelines.defs.features.export import EXPORT_DIR_ENV, VERSION_KEY, day_
 from ats_pipelines.defs.features.technical import NAMES
 from ats_pipelines.defs.market_data.assets import stock_aggs
 from ats_pipelines.defs.models import dataset
-from tests.conftest import market_resources, run
+from tests.conftest import feature_resources, market_resources, run
 
 START = datetime(2024, 3, 6, tzinfo=UTC)
 END = datetime(2024, 3, 12, 18, tzinfo=UTC)  # inside a session: its later bars are past the end
@@ -25,7 +25,7 @@ def exported(db, fake_polygon, tmp_path, monkeypatch):
     """Bars of 2024-03-04..13 and their features, the export on."""
     monkeypatch.setenv(EXPORT_DIR_ENV, str(tmp_path))
     run([stock_aggs], market_resources(db, fake_polygon, stocks="AAPL,MSFT"), "2024-03-04", "2024-03-13")
-    run([features], {"timescale": db}, "2024-03-04", "2024-03-13")
+    run([features], feature_resources(db, "AAPL,MSFT"), "2024-03-04", "2024-03-13")
     return tmp_path
 
 
