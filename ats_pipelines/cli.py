@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import click
 
@@ -113,6 +114,25 @@ def stream(flush_seconds: float) -> None:
     click.echo("stream stopped; buffered rows written")
 
 
+def replay_options(command):
+    """``--replay-from``, ``--replay-speed`` and ``--replay-origin``: one replay clock for the feed and the loop."""
+    for option in reversed((
+            click.option("--replay-from", default=None, help="ISO time (UTC): the clock starts there instead of "
+                         "now, to trade a recorded session as if live"),
+            click.option("--replay-speed", default=1.0, show_default=True,
+                         help="with --replay-from: clock seconds per wall second"),
+            click.option("--replay-origin", default=None, type=float, help="with --replay-from: the wall time "
+                         "(Unix seconds) at which the clock reads --replay-from (default: the start; processes "
+                         "given the same three values share one clock)"))):
+        command = option(command)
+    return command
+
+
+def _utc(iso: str) -> datetime:
+    at = datetime.fromisoformat(iso)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 @main.command()
 @click.option("--strategy", default="default", show_default=True, help="strategy the orders are placed for")
 @click.option("--model", "model_name", default="next_bar_direction_xgb", show_default=True,
@@ -120,25 +140,22 @@ def stream(flush_seconds: float) -> None:
 @click.option("--threshold", default=0.6, show_default=True, help="buy at P(up) >= threshold, sell at <= 1 - it")
 @click.option("--consumer", default=None, help="consumer name in the stream's group (default live-<host>); a "
               "restart under the same name resumes its unacknowledged bars")
-@click.option("--replay-from", default=None, help="ISO time (UTC): the loop's clock starts there instead of now, "
-              "to trade a recorded session as if live")
-@click.option("--replay-speed", default=1.0, show_default=True, help="with --replay-from: clock seconds per second")
+@replay_options
 def live(strategy: str, model_name: str, threshold: float, consumer: str | None, replay_from: str | None,
-         replay_speed: float) -> None:
+         replay_speed: float, replay_origin: float | None) -> None:
     """Trade while the market is open: at every completed bar the stream publishes (ATS_UNIVERSE), compute
     the features, score the active model, write the signals and place the orders (ATS_BROKER) under the
     default risk limits, until SIGTERM or Ctrl-C."""
     import signal
     import threading
-    from datetime import UTC, datetime
 
-    from ats_pipelines.live.loop import LiveLoop, LiveSettings, replay_clock, wall_clock
+    from ats_pipelines.live.clock import replay_clock, wall_clock
+    from ats_pipelines.live.loop import LiveLoop, LiveSettings
     from ats_pipelines.resources import ModelStoreResource, RedisResource, UniverseResource
     from ats_pipelines.resources.brokers import BrokerResource
 
     logging.getLogger("ats_pipelines.live").setLevel(logging.INFO)
-    clock = (replay_clock(datetime.fromisoformat(replay_from).replace(tzinfo=UTC), replay_speed) if replay_from
-             else wall_clock)
+    clock = replay_clock(_utc(replay_from), replay_speed, replay_origin) if replay_from else wall_clock
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -161,7 +178,6 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
 def backtest(model_name: str, start: str, end: str, cash: float) -> None:
     """Trade a model's stored signals through the risk limits and the simulated broker (fills at the next
     bar's open against the stored bars) and print the equity curve and its summary."""
-    from datetime import UTC, datetime
 
     from ats_pipelines.defs.trading.backtest import run_backtest
     from ats_pipelines.defs.trading.risk import RiskLimits
@@ -217,14 +233,18 @@ def fake_polygon(port: int, api_key: str) -> None:
 @main.command("fake-polygon-ws")
 @click.option("--port", default=8767, show_default=True)
 @click.option("--api-key", default="demo-key", show_default=True, help="the one key the server accepts")
-def fake_polygon_ws(port: int, api_key: str) -> None:
-    """Serve Polygon's WebSocket protocol with a live synthetic feed (a trade, a quote and a minute bar of
-    every subscribed symbol each second), for the demo."""
+@replay_options
+def fake_polygon_ws(port: int, api_key: str, replay_from: str | None, replay_speed: float,
+                    replay_origin: float | None) -> None:
+    """Serve Polygon's WebSocket protocol with a live synthetic feed (a trade and a quote of every subscribed
+    symbol each second, its minute bar once the minute ended), for the demo; with --replay-from, the stocks'
+    recorded minute bars of the fake REST server on that replay clock."""
     import time
 
-    from ats_pipelines.fakes.polygon_ws_server import serve
+    from ats_pipelines.fakes.polygon_ws_server import Replay, serve
 
-    with serve(api_key, port, live_feed=True) as server:
+    replay = Replay(_utc(replay_from), replay_speed, replay_origin) if replay_from else None
+    with serve(api_key, port, live_feed=True, replay=replay) as server:
         click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
         try:
             while True:
@@ -238,7 +258,6 @@ def fake_polygon_ws(port: int, api_key: str) -> None:
 @click.option("--api-key", default="demo-key", show_default=True, help="the one token the server accepts")
 def fake_unusual_whales(port: int, api_key: str) -> None:
     """Serve an hour of synthetic flow alerts in Unusual Whales' REST format (for the demo)."""
-    from datetime import UTC, datetime
 
     from ats_pipelines.fakes.unusual_whales_server import FakeUnusualWhalesServer, demo_alerts
 

@@ -11,7 +11,8 @@ For each stream entry (every symbol's bar of one minute, :mod:`.bus`), in order:
    (:func:`~ats_pipelines.defs.trading.orders.place_orders`: sizing, risk limits, the emergency stop read
    right before each submit, ``client_order_id`` derived from the signal), for the signals of this bar only,
    on the live clock: a signal's age runs from its bar's end, and nothing goes out outside the regular
-   session; then open orders are reconciled and the equity is recorded in ``trading_metrics``;
+   session; then open orders are reconciled, the strategy's ``positions`` synced from the broker (quantity,
+   prices, unrealised P&L, as the ``positions`` asset does) and the equity recorded in ``trading_metrics``;
 4. only then the entry is acknowledged. A crash anywhere before leaves it pending: the restarted loop
    handles it again, and the ids make the replay add nothing.
 
@@ -27,13 +28,20 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import polars as pl
 
-from ats_pipelines.defs.trading.orders import PlacementReport, place_orders, placement_lock, reconcile_orders
+from ats_pipelines.defs.trading.orders import (
+    PlacementReport,
+    place_orders,
+    placement_lock,
+    reconcile_orders,
+    sync_positions,
+)
 from ats_pipelines.defs.trading.strategies import Strategy, ensure_strategy, strategies
 from ats_pipelines.live.bus import BarConsumer, BarEntry
+from ats_pipelines.live.clock import wall_clock
 from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.scoring import ActiveScorer
 from ats_pipelines.resources import ModelStoreResource, RedisResource, TimescaleResource, redis_keys
@@ -43,17 +51,6 @@ from ats_pipelines.resources.brokers import BrokerResource
 log = logging.getLogger("ats_pipelines.live")
 RETRY_SECONDS = 2.0
 LOCK_WAIT_SECONDS = 10.0  # a batch orders run of the same strategy holds its lock: the entry waits, then retries
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def replay_clock(start: datetime, speed: float = 1.0) -> Callable[[], datetime]:
-    """A clock that starts at ``start`` and runs ``speed`` times wall speed: a recorded session traded as if
-    live (the limits then judge ages on this clock exactly as on the wall clock)."""
-    origin = time.monotonic()
-    return lambda: start + timedelta(seconds=(time.monotonic() - origin) * speed)
 
 
 @dataclass(frozen=True)
@@ -151,6 +148,7 @@ class LiveLoop:
             latest = [self.features.newest(symbol) == entry.timestamp for symbol in wide["symbol"]]
             write_features(self.redis, wide, s.timeframe, s.history, s.feature_ttl_seconds, latest)
             reconcile_orders(self.timescale, self.broker, strategy.limits.pending_expiry_minutes, self.strategy_id)
+            sync_positions(self.timescale, self.broker, self.strategy_id)
         self._record(entry, report, seconds)
         self.bus.ack(entry)
         return BarHandled(entry.timestamp, entry.bars.height, wide.height, signals.height, report, seconds)
