@@ -1,5 +1,5 @@
-"""The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset and prints
-the summary; then the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's
+"""The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset, trades the
+first hour of a replayed session live (the fake feed, `ats stream`, `ats live`) and prints the summary; then the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's
 package, no browser download): the asset graph, every table's asset with its latest materialization, one
 run. Screenshots land in test-output/ui/."""
 
@@ -24,12 +24,12 @@ import redis
 from dagster._core.instance.ref import InstanceRef
 from psycopg import sql
 
-from ats_pipelines.demo import DEMO_RANGE
+from ats_pipelines.demo import DEMO_RANGE, LIVE_SESSION
 from ats_pipelines.market_calendar import sessions
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, free_port, recreate_database
+from tests.conftest import TEST_DATABASE_URL, free_port, recreate_database
 
-DEMO_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_demo"
-DEMO_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
+DEMO_DB_URL = TEST_DATABASE_URL + "_demo"  # beside the test database, whatever its name
+DEMO_REDIS_URL = os.environ.get("ATS_TEST_DEMO_REDIS_URL", "redis://127.0.0.1:6379/14")
 SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "ui"
 CHROMIUM = "/usr/bin/chromium"
 SESSIONS = len(sessions(*(date.fromisoformat(d) for d in DEMO_RANGE)))
@@ -85,14 +85,27 @@ def test_the_demo_materializes_every_asset_and_prints_the_summary(demo):
             sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t))).fetchone()[0]]
         runs = conn.execute("SELECT status FROM model_training_runs").fetchall()
         model = conn.execute("SELECT status, (metrics -> 'held_out' ->> 'auc')::float8 FROM models").fetchall()
-        orders = conn.execute("SELECT count(*) FROM orders WHERE status = 'filled'").fetchone()[0]
+        orders = dict(conn.execute(
+            "SELECT s.timestamp::date = %s, count(*) FROM orders o JOIN trading_signals s USING (signal_id)"
+            " WHERE o.status = 'filled' GROUP BY 1", (LIVE_SESSION,)).fetchall())
+        live_bars = conn.execute("SELECT count(*) FROM stock_aggs WHERE timeframe = '1m' AND adjusted AND"
+                                 " timestamp::date = %s", (LIVE_SESSION,)).fetchone()[0]
+        blocked = dict(conn.execute("SELECT metadata ->> 'rule', count(*) FROM alerts WHERE alert_type = 'risk_limit'"
+                                    " GROUP BY 1").fetchall())
+        held = conn.execute("SELECT count(*) FROM positions WHERE status = 'open' AND quantity > 0").fetchone()[0]
+        equity = conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'"
+                              " AND timestamp::date = %s", (LIVE_SESSION,)).fetchone()[0]
     assert SESSIONS == 20 and regular == {"AAPL": regular["AAPL"], "SPY": SESSIONS * 390}
     assert rollups == hours > 2 * SESSIONS * 7  # every hour with a 1m bar, extended hours included
     # No bad records, no stop, no live stream without the UI: every other table has rows.
     assert set(empty) <= {"ingest_rejects", "emergency_events", "stream_bar_watermarks"}
     # The fake market's minute returns carry a little momentum: the model finds it and is promoted
     assert runs == [("completed",)] and len(model) == 1 and model[0][0] == "active" and model[0][1] > 0.55
-    assert orders > 0
+    # Under the default limits the stored signals of the demo range are too old to trade: each is blocked with
+    # its reason; every filled order is the live stage's, on the replayed session, and shows as a position.
+    assert blocked.get("signal_age", 0) > 0 and orders.get(False) is None and orders.get(True, 0) > 0
+    assert held > 0 and equity >= 50 and live_bars > 0
+    assert "live: ats live on 2024-03-12" in out and "signal_age" in out
 
 
 def test_the_ui_shows_the_graph_every_asset_materialized_and_a_run(demo):
