@@ -76,7 +76,8 @@ def test_the_demo_materializes_every_asset_and_prints_the_summary(demo):
     with psycopg.connect(DEMO_DB_URL) as conn:
         regular = dict(conn.execute(
             "SELECT symbol, count(*) FROM stock_aggs WHERE timeframe = '1m' AND adjusted"
-            " AND (timestamp AT TIME ZONE 'America/New_York')::time BETWEEN '09:30' AND '15:59' GROUP BY 1"))
+            " AND (timestamp AT TIME ZONE 'America/New_York')::time BETWEEN '09:30' AND '15:59'"
+            " AND timestamp::date <= %s GROUP BY 1", (DEMO_RANGE[1],)))
         rollups, hours = conn.execute(
             "SELECT (SELECT count(*) FROM stock_aggs_1h), count(DISTINCT (symbol, date_trunc('hour', timestamp)))"
             " FROM stock_aggs WHERE timeframe = '1m'").fetchone()
