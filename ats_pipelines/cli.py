@@ -170,6 +170,21 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
 
 
 @main.command()
+@click.option("--orders", default=20, show_default=True, help="how many of the newest orders to list")
+def book(orders: int) -> None:
+    """Show the trading book as it stands: the live loop's state, the newest orders, the open positions with
+    their P&L and each strategy's last recorded equity (run it again to see them arrive)."""
+    from rich.console import Console
+
+    from ats_pipelines.defs.trading.book import book_tables
+    from ats_pipelines.resources import RedisResource
+
+    console = Console(highlight=False)
+    for table in book_tables(TimescaleResource(), RedisResource(), orders):
+        console.print(table)
+
+
+@main.command()
 @click.option("--model", "model_name", default="next_bar_direction_xgb", show_default=True,
               help="whose stored signals to trade")
 @click.option("--start", default="2000-01-01", show_default=True, help="first day (UTC)")

@@ -1,7 +1,8 @@
 """The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset, trades the
-first hour of a replayed session live (the fake feed, `ats stream`, `ats live`) and prints the summary; then the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's
-package, no browser download): the asset graph, every table's asset with its latest materialization, one
-run. Screenshots land in test-output/ui/."""
+first hour of a replayed session live (the fake feed, `ats stream`, `ats live`) and prints the summary; then
+the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's package, no browser
+download): the asset graph, every table's asset with its latest materialization, one run. Screenshots land
+in test-output/ui/."""
 
 from __future__ import annotations
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from ats_pipelines.cli import main
 from ats_pipelines.defs.features.assets import features
 from ats_pipelines.defs.features.technical import NAMES
 from ats_pipelines.defs.models import registry
@@ -387,3 +389,10 @@ def test_the_replayed_feed_through_ats_stream_and_ats_live_trades_under_default_
     equity = sql_conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'"
                               " AND timestamp >= %s", (opens,)).fetchone()[0]
     assert equity >= 20  # one point per handled bar of the session
+    shown = CliRunner().invoke(main, ["book"], env={"ATS_DATABASE_URL": db_url(), "ATS_REDIS_URL": TEST_REDIS_URL,
+                                                    "COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert any("last_bar" in line and f"{day}T" in line for line in lines)
+    for symbol, quantity in held.items():  # each open position with its quantity and P&L
+        assert any(f" {symbol} " in line and f" {quantity:g} " in line and "%" in line for line in lines)
