@@ -128,6 +128,14 @@ def replay_options(command):
     return command
 
 
+def _dagster_listener():
+    import dagster as dg
+
+    from ats_pipelines.live.dagster_events import report_to_dagster
+
+    return report_to_dagster(dg.DagsterInstance.get())
+
+
 def _utc(iso: str) -> datetime:
     at = datetime.fromisoformat(iso)
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
@@ -140,9 +148,11 @@ def _utc(iso: str) -> datetime:
 @click.option("--threshold", default=0.6, show_default=True, help="buy at P(up) >= threshold, sell at <= 1 - it")
 @click.option("--consumer", default=None, help="consumer name in the stream's group (default live-<host>); a "
               "restart under the same name resumes its unacknowledged bars")
+@click.option("--report-to-dagster", is_flag=True, help="record each bar's orders and positions as runless "
+              "materializations in the Dagster instance of DAGSTER_HOME (the UI shows them arriving)")
 @replay_options
-def live(strategy: str, model_name: str, threshold: float, consumer: str | None, replay_from: str | None,
-         replay_speed: float, replay_origin: float | None) -> None:
+def live(strategy: str, model_name: str, threshold: float, consumer: str | None, report_to_dagster: bool,
+         replay_from: str | None, replay_speed: float, replay_origin: float | None) -> None:
     """Trade while the market is open: at every completed bar the stream publishes (ATS_UNIVERSE), compute
     the features, score the active model, write the signals and place the orders (ATS_BROKER) under the
     default risk limits, until SIGTERM or Ctrl-C."""
@@ -162,7 +172,7 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
     symbols = UniverseResource().stock_symbols()
     with LiveLoop(TimescaleResource(), RedisResource(), BrokerResource(), ModelStoreResource(), symbols,
                   LiveSettings(strategy=strategy, model_name=model_name, threshold=threshold), clock=clock,
-                  consumer=consumer) as loop:
+                  consumer=consumer, on_book_change=_dagster_listener() if report_to_dagster else None) as loop:
         click.echo(f"live loop on {len(symbols)} symbols as {loop.bus.consumer}; strategy {strategy}, model "
                    f"{model_name}")
         loop.run(stop)

@@ -423,7 +423,7 @@ class LivePath:
         with open(LOG_DIR / "stream.log", "a") as stream_log:
             children.start("stream", _ats("stream"), stream_log)
         with open(LOG_DIR / "live.log", "a") as live_log:
-            children.start("live", _ats("live", *clock), live_log)
+            children.start("live", _ats("live", "--report-to-dagster", *clock), live_log)
 
     def run_stage(self) -> str:
         """The live stage: the first :data:`LIVE_STAGE_MINUTES` of :data:`LIVE_SESSION` through the whole live
@@ -516,8 +516,8 @@ def _serve_ui(console: Console, children: Children, live: LivePath) -> None:
     live.start(children, replay)
     console.print(f"streaming the universe into Redis and the database (ats stream; log {LOG_DIR}/stream.log)")
     console.print(f"trading each completed bar the stream publishes under the default limits (ats live; log "
-                  f"{LOG_DIR}/live.log): orders, positions and equity in the database, the loop's state in Redis "
-                  f"{redis_keys.component_status('live')}")
+                  f"{LOG_DIR}/live.log): orders, positions and equity in the database and as materializations of "
+                  "orders and positions in the UI; watch them arrive with: .venv/bin/ats book")
     host, ui_port = UI_ADDRESS
     dg_cli = str(Path(sys.executable).with_name("dg"))
     with open(LOG_DIR / "dagster-dev.log", "a") as ui_log:

@@ -12,6 +12,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -28,6 +29,7 @@ from ats_pipelines.fakes.live_market import activate_model, session_bars
 from ats_pipelines.fakes.polygon_ws_server import Replay, minute_bar_events
 from ats_pipelines.fakes.polygon_ws_server import serve as serve_ws
 from ats_pipelines.live.bus import BarConsumer, publish_bars
+from ats_pipelines.live.dagster_events import report_to_dagster
 from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.loop import LiveLoop, LiveSettings
 from ats_pipelines.market_calendar import sessions
@@ -365,10 +367,11 @@ def test_the_replayed_feed_through_ats_stream_and_ats_live_trades_under_default_
     opens = sessions(day, day)[0].open
     replay = Replay(opens - timedelta(minutes=3), speed=60.0, origin=time.time() + 3)
     stop, last_bar = threading.Event(), opens + timedelta(minutes=20)
+    instance = dg.DagsterInstance.ephemeral()
     with serve_ws(live_feed=True, replay=replay) as feed_server, \
             streaming(service_for(feed_server, db, cache, stocks=symbols)), \
             LiveLoop(db, cache, BrokerResource(kind="simulated"), store, symbols, LiveSettings(model_name=MODEL),
-                     clock=replay.clock(), consumer="demo") as loop:
+                     clock=replay.clock(), consumer="demo", on_book_change=report_to_dagster(instance)) as loop:
         thread = threading.Thread(target=loop.run, args=(stop,), kwargs={"block_ms": 100})
         thread.start()
         try:
@@ -389,6 +392,9 @@ def test_the_replayed_feed_through_ats_stream_and_ats_live_trades_under_default_
     equity = sql_conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'"
                               " AND timestamp >= %s", (opens,)).fetchone()[0]
     assert equity >= 20  # one point per handled bar of the session
+    shown_in_ui = instance.get_latest_materialization_event(dg.AssetKey("positions")).asset_materialization
+    assert shown_in_ui.metadata["open_positions"].value == len(held)
+    assert instance.get_latest_materialization_event(dg.AssetKey("orders")).asset_materialization.partition == f"{day}"
     shown = CliRunner().invoke(main, ["book"], env={"ATS_DATABASE_URL": db_url(), "ATS_REDIS_URL": TEST_REDIS_URL,
                                                     "COLUMNS": "160"})
     assert shown.exit_code == 0, shown.output

@@ -49,6 +49,8 @@ from ats_pipelines.resources.broker import Broker
 from ats_pipelines.resources.brokers import BrokerResource
 
 log = logging.getLogger("ats_pipelines.live")
+# Told after a bar that placed or settled orders: the bar, what placement did, the positions now held.
+BookListener = Callable[[BarEntry, PlacementReport, pl.DataFrame], None]
 RETRY_SECONDS = 2.0
 LOCK_WAIT_SECONDS = 10.0  # a batch orders run of the same strategy holds its lock: the entry waits, then retries
 
@@ -84,7 +86,7 @@ class LiveLoop:
     def __init__(self, timescale: TimescaleResource, redis: RedisResource, broker: BrokerResource,
                  store: ModelStoreResource, symbols: Sequence[str], settings: LiveSettings | None = None,
                  clock: Callable[[], datetime] = wall_clock, consumer: str | None = None,
-                 workers: int | None = 1) -> None:
+                 workers: int | None = 1, on_book_change: BookListener | None = None) -> None:
         self.timescale, self.redis, self.broker_resource = timescale, redis, broker
         self.settings = settings or LiveSettings()
         self.clock = clock
@@ -93,6 +95,7 @@ class LiveLoop:
         self.bus = BarConsumer(redis, self.settings.timeframe, consumer)
         self.strategy_id = ensure_strategy(timescale, self.settings.strategy, self.settings.model_name,
                                            dict(self.settings.limits))
+        self.on_book_change = on_book_change
         self._stack = ExitStack()
         self.broker: Broker | None = None
 
@@ -147,9 +150,12 @@ class LiveLoop:
             # The orders first; then what only readers wait for.
             latest = [self.features.newest(symbol) == entry.timestamp for symbol in wide["symbol"]]
             write_features(self.redis, wide, s.timeframe, s.history, s.feature_ttl_seconds, latest)
-            reconcile_orders(self.timescale, self.broker, strategy.limits.pending_expiry_minutes, self.strategy_id)
-            sync_positions(self.timescale, self.broker, self.strategy_id)
+            settled = reconcile_orders(self.timescale, self.broker, strategy.limits.pending_expiry_minutes,
+                                       self.strategy_id)
+            held = sync_positions(self.timescale, self.broker, self.strategy_id)
         self._record(entry, report, seconds)
+        if self.on_book_change is not None and (report.submitted or settled):
+            self.on_book_change(entry, report, held)
         self.bus.ack(entry)
         return BarHandled(entry.timestamp, entry.bars.height, wide.height, signals.height, report, seconds)
 
