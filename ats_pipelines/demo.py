@@ -300,8 +300,8 @@ def trading_tables(timescale: TimescaleResource) -> list[Table]:
         blocked.add_column(column, justify="right" if column == "signals blocked" else "left")
     for rule, count, example in timescale.read(BLOCKED_SQL, window).iter_rows():
         blocked.add_row(rule, f"{count:,}", example)
-    book = Table(title=f"live: ats live on {LIVE_SESSION} (replayed), default limits", title_justify="left")
-    book.add_column("figure")
+    book = Table(title=f"live: ats live on {LIVE_SESSION} (replayed)", title_justify="left")
+    book.add_column("under the default limits")
     book.add_column("value", justify="right")
     for status, count in timescale.read(LIVE_ORDERS_SQL, live).iter_rows():
         book.add_row(f"orders {status}", f"{count:,}")
