@@ -1,6 +1,6 @@
 # Entry points; each runs scripts/bootstrap.sh first, which is idempotent and fast when all is in place.
+# The commands work without make as well: `ats` and dagster.yaml carry the same local defaults.
 export DAGSTER_HOME ?= $(CURDIR)
-export DAGSTER_PG_URL ?= postgresql+psycopg2://127.0.0.1:5432/ats_dagster
 VENV := .venv/bin
 
 .PHONY: setup demo test bench lint

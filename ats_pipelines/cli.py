@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 
+from ats_pipelines.cli_errors import OneLineErrors
 from ats_pipelines.db import migrate
 from ats_pipelines.db.report import schema_report
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.settings import database_url, redact_url
 
 
-@click.group()
+@click.group(cls=OneLineErrors)
 @click.option("-v", "--verbose", is_flag=True, help="log migration steps")
-def main(verbose: bool) -> None:
-    """ats_pipelines: market data into TimescaleDB and Redis, orchestrated by Dagster."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+@click.option("--debug", is_flag=True, help="log everything and show the traceback of an error")
+def main(verbose: bool, debug: bool) -> None:
+    """ats_pipelines: market data into TimescaleDB and Redis, orchestrated by Dagster.
+
+    A missing setting or service ends a command with one line naming the variable or the command to run."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").is_file():
+        os.environ["DAGSTER_HOME"] = str(Path.cwd())  # the repository root's instance, as `make` sets it
+
+
+def migrated(command):
+    """Run ``command`` only on a database at the head revision (else one line: run `ats db upgrade`)."""
+
+    @functools.wraps(command)
+    def checked(*args, **kwargs):
+        migrate.require_head(database_url())
+        return command(*args, **kwargs)
+
+    return checked
 
 
 @main.group()
@@ -92,6 +112,7 @@ def demo(ui: bool, port: int) -> None:
 
 @main.command()
 @click.option("--flush-seconds", default=1.0, show_default=True, help="how often buffered rows are written")
+@migrated
 def stream(flush_seconds: float) -> None:
     """Stream trades, quotes and minute bars of the universe (stocks and crypto) from the Polygon WebSocket
     (POLYGON_WS_URL) into Redis and TimescaleDB until SIGTERM or Ctrl-C, which flush the buffer first."""
@@ -151,6 +172,7 @@ def _utc(iso: str) -> datetime:
 @click.option("--report-to-dagster", is_flag=True, help="record each bar's orders and positions as runless "
               "materializations in the Dagster instance of DAGSTER_HOME (the UI shows them arriving)")
 @replay_options
+@migrated
 def live(strategy: str, model_name: str, threshold: float, consumer: str | None, report_to_dagster: bool,
          replay_from: str | None, replay_speed: float, replay_origin: float | None) -> None:
     """Trade while the market is open: at every completed bar the stream publishes (ATS_UNIVERSE), compute
@@ -181,6 +203,7 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
 
 @main.command()
 @click.option("--orders", default=20, show_default=True, help="how many of the newest orders to list")
+@migrated
 def book(orders: int) -> None:
     """Show the trading book as it stands: the live loop's state, the newest orders, the open positions with
     their P&L and each strategy's last recorded equity (run it again to see them arrive)."""
@@ -200,6 +223,7 @@ def book(orders: int) -> None:
 @click.option("--start", default="2000-01-01", show_default=True, help="first day (UTC)")
 @click.option("--end", default="2100-01-01", show_default=True, help="day after the last (UTC)")
 @click.option("--cash", default=100_000.0, show_default=True)
+@migrated
 def backtest(model_name: str, start: str, end: str, cash: float) -> None:
     """Trade a model's stored signals through the risk limits and the simulated broker (fills at the next
     bar's open against the stored bars) and print the equity curve and its summary."""
@@ -215,6 +239,7 @@ def backtest(model_name: str, start: str, end: str, cash: float) -> None:
 @main.command("emergency-stop")
 @click.option("--reason", required=True, help="why: recorded with the stop")
 @click.option("--liquidate", is_flag=True, help="also close every position at the broker")
+@migrated
 def emergency_stop(reason: str, liquidate: bool) -> None:
     """Stop all trading now: record the stop, mirror it to Redis, cancel open orders (and liquidate) at the
     broker ATS_BROKER chooses, as the runs do. No order goes out until `ats resume`."""
@@ -233,6 +258,7 @@ def emergency_stop(reason: str, liquidate: bool) -> None:
 
 @main.command()
 @click.option("--resolution", required=True, help="what was done: recorded with every resolved stop")
+@migrated
 def resume(resolution: str) -> None:
     """Lift the emergency stop, recording the resolution."""
     import getpass
@@ -270,8 +296,8 @@ def fake_polygon_ws(port: int, api_key: str, replay_from: str | None, replay_spe
 
     replay = Replay(_utc(replay_from), replay_speed, replay_origin) if replay_from else None
     with serve(api_key, port, live_feed=True, replay=replay) as server:
-        click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
-        try:
+        try:  # Ctrl-C right after the line still ends cleanly
+            click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -301,8 +327,8 @@ def fake_alpaca(port: int, key_id: str, secret: str) -> None:
 
 
 def _serve_until_interrupted(server, vendor: str) -> None:
-    click.echo(f"fake {vendor} API on {server.base_url}", err=True)
-    try:
+    try:  # Ctrl-C right after the line still ends cleanly
+        click.echo(f"fake {vendor} API on {server.base_url}", err=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass

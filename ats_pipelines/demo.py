@@ -23,6 +23,7 @@ from typing import IO
 
 import dagster as dg
 import httpx
+from dagster._core.events import RunFailureReason
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -228,6 +229,13 @@ def materialize(stage: Stage) -> dg.ExecuteInProcessResult:
     return job.execute_in_process(instance=dg.DagsterInstance.get(), tags=tags, run_config=run_config,
                                   asset_selection=[dg.AssetKey(name) for name in stage.assets],
                                   raise_on_error=False)
+
+
+def interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    """Whether Ctrl-C or SIGTERM ended the run (in a step or between steps): Dagster records the run as failed
+    by an unexpected termination."""
+    return any(event.is_job_failure and event.job_failure_data.failure_reason == RunFailureReason.UNEXPECTED_TERMINATION
+               for event in result.all_events)
 
 
 def demo_window() -> tuple[datetime, datetime]:
@@ -486,6 +494,8 @@ def _pipeline(console: Console, stack: ExitStack, live: LivePath) -> None:
                                            f"{done})")
                     continue
                 result = materialize(stage)
+                if not result.success and interrupted(result):
+                    raise KeyboardInterrupt  # Ctrl-C reached the run: stop as between runs, not "FAILED"
                 progress.update(step, completed=1)
                 progress.advance(overall)
                 checks = result.get_asset_check_evaluations()

@@ -7,14 +7,15 @@ import time
 import psycopg
 
 from ats_pipelines.db import migrate
+from ats_pipelines.settings import database_name, with_database
 
 CHUNK = 1 << 20
 
 
 def fresh_database(url: str) -> None:
     """Drop and recreate the database of ``url`` and migrate it to head."""
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as admin:
+    name = database_name(url)
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
     migrate.upgrade(url)

@@ -10,6 +10,8 @@ log() { printf '[bootstrap] %s\n' "$*"; }
 need=()
 command -v psql >/dev/null 2>&1 || need+=(postgresql postgresql-client)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# openssl makes the self-signed certificate of the TLS Redis test (Debian's redis-server speaks TLS).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v make >/dev/null 2>&1 || need+=(make)

@@ -24,6 +24,7 @@ from ats_pipelines.db import migrate
 from ats_pipelines.fakes import polygon_data, unusual_whales_server
 from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults, serve
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, UniverseResource
+from ats_pipelines.settings import database_name, with_database
 
 TEST_DATABASE_URL = os.environ.get("ATS_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/ats_test")
 TEST_REDIS_URL = os.environ.get("ATS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -31,9 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def recreate_database(url: str) -> None:
-    """Drop and create the database named at the end of ``url``."""
-    base, name = url.rsplit("/", 1)
-    with psycopg.connect(base + "/postgres", autocommit=True) as admin:
+    """Drop and create the database ``url`` names (connecting as the URL says: sslmode and all)."""
+    name = database_name(url)
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
 

@@ -27,9 +27,10 @@ from psycopg import sql
 
 from ats_pipelines.demo import DEMO_RANGE, LIVE_SESSION
 from ats_pipelines.market_calendar import sessions
+from ats_pipelines.settings import database_name, with_database
 from tests.conftest import TEST_DATABASE_URL, free_port, recreate_database
 
-DEMO_DB_URL = TEST_DATABASE_URL + "_demo"  # beside the test database, whatever its name
+DEMO_DB_URL = with_database(TEST_DATABASE_URL, database_name(TEST_DATABASE_URL) + "_demo")  # beside the test db
 DEMO_REDIS_URL = os.environ.get("ATS_TEST_DEMO_REDIS_URL", "redis://127.0.0.1:6379/14")
 SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "ui"
 CHROMIUM = "/usr/bin/chromium"

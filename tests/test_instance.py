@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 import psycopg
 import pytest
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage
 
 from ats_pipelines.defs.monitoring.assets import system_metrics
 from ats_pipelines.resources import RedisResource
+from ats_pipelines.settings import with_database
 from tests.conftest import REPO_ROOT, TEST_DATABASE_URL, TEST_REDIS_URL, recreate_database
 
-DAGSTER_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_dagster"
+DAGSTER_DB_URL = with_database(TEST_DATABASE_URL, "ats_test_dagster")
 
 
 @pytest.fixture
@@ -24,8 +28,9 @@ def postgres_instance(monkeypatch, tmp_path):
 
 
 def test_runs_and_events_are_stored_in_postgres(postgres_instance, db):
-    assert type(postgres_instance.run_storage).__name__ == "PostgresRunStorage"
-    assert type(postgres_instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    assert isinstance(postgres_instance.run_storage, PostgresRunStorage)
+    assert isinstance(postgres_instance.event_log_storage, PostgresEventLogStorage)
+    assert postgres_instance.run_storage.postgres_url == os.environ["DAGSTER_PG_URL"]  # the variable wins
     result = dg.materialize(
         [system_metrics],
         resources={"timescale": db, "redis": RedisResource(redis_url=TEST_REDIS_URL)},

@@ -14,9 +14,10 @@ import psycopg
 from ats_pipelines.db import migrate
 from ats_pipelines.fakes import polygon_data
 from ats_pipelines.market_calendar import sessions
+from ats_pipelines.settings import with_database
 from tests.conftest import TEST_DATABASE_URL, recreate_database
 
-CONTRACT_DB_URL = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/ats_test_contract"
+CONTRACT_DB_URL = with_database(TEST_DATABASE_URL, "ats_test_contract")
 
 
 def materialize(env: dict[str, str]) -> None:

@@ -8,7 +8,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import create_engine, pool
+
+from ats_pipelines.settings import redact_url
 
 _MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -50,3 +53,23 @@ def current_revision(database_url: str) -> str | None:
 
 def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
+
+
+class DatabaseNotReady(RuntimeError):
+    """The database is not at the head revision; the message says what to run."""
+
+
+def require_head(database_url: str) -> None:
+    """Raise :class:`DatabaseNotReady` unless the database is migrated to the head revision."""
+    current, head = current_revision(database_url), head_revision()
+    where = redact_url(database_url)
+    if current is None:
+        raise DatabaseNotReady(f"the database {where} is not migrated: run `ats db upgrade`")
+    if current != head:
+        try:
+            ScriptDirectory.from_config(alembic_config(database_url)).get_revision(current)
+        except CommandError:
+            raise DatabaseNotReady(f"the database {where} is at revision {current}, which this version of "
+                                   f"ats_pipelines does not know (its head is {head}): install the newer version"
+                                   ) from None
+        raise DatabaseNotReady(f"the database {where} is at revision {current}, behind {head}: run `ats db upgrade`")

@@ -166,25 +166,35 @@ class ColumnMap:
         extra_rules: Sequence[Rule] = (),
         keep_index: bool = False,
     ) -> MappedBatch:
-        """Map a page of records. ``constants`` fill columns the records do not carry (symbol of the
-        request, timeframe, ...); rows outside ``window``, with a symbol not in ``symbols`` or breaking one
-        of ``extra_rules`` (e.g. the table's text lengths) are rejected. With ``keep_index`` the rows keep a
-        ``_record`` column: the index in ``records`` of the record each row came from."""
-        schema = self.raw_schema(flavour)
-        raw, good, rejects = _raw_frame(self._as_json_text(records, flavour), schema, records)
-        if raw.height == 0:
-            return MappedBatch(self._empty(constants), rejects)
+        """Map a page of records (see :meth:`mapper`, which a caller mapping many small batches the same way
+        builds once). With ``keep_index`` the rows keep a ``_record`` column: the index in ``records`` of the
+        record each row came from."""
+        mapper = self.mapper(flavour=flavour, constants=constants, window=window, symbols=symbols,
+                             extra_rules=extra_rules)
+        return mapper.map(records, keep_index=keep_index)
+
+    def mapper(
+        self,
+        *,
+        flavour: str = "rest",
+        constants: Mapping[str, Any] | None = None,
+        window: tuple[datetime, datetime] | None = None,
+        symbols: frozenset[str] | None = None,
+        extra_rules: Sequence[Rule] = (),
+    ) -> Mapper:
+        """The mapping of records of one flavour into rows, built once. ``constants`` fill columns the records
+        do not carry (symbol of the request, timeframe, ...); rows outside ``window``, with a symbol not in
+        ``symbols`` or breaking one of ``extra_rules`` (e.g. the table's text lengths) are rejected."""
         constants = dict(constants or {})
         required = [f for f in self.fields if f.required_in(flavour) and f.source(flavour)]
-        mapped = raw.with_row_index(ROW_INDEX).select(
+        select = (
             ROW_INDEX,
             *[f.expression(flavour) for f in self.fields if f.source(flavour)],
             *[pl.col(f.source(flavour)).is_null().alias(f"_absent_{f.column}") for f in required],
             *[pl.lit(value).alias(name) for name, value in constants.items()],
         )
-        for name, expression in self.derived:
-            mapped = mapped.with_columns(expression.alias(name))
-        mapped_schema = mapped.schema
+        derived = tuple(expression.alias(name) for name, expression in self.derived)
+        mapped_schema = _mapped(pl.DataFrame(schema=self.raw_schema(flavour)), select, derived).schema
         checks = [rule for f in required for rule in (
             Rule(f"missing {f.source(flavour)!r}", pl.col(f"_absent_{f.column}")),
             Rule(f"unreadable {f.source(flavour)!r}", pl.col(f.column).is_null()),
@@ -198,11 +208,42 @@ class ColumnMap:
         if symbols is not None and "symbol" in mapped_schema:
             checks.append(Rule("symbol not in the universe", ~pl.col("symbol").is_in(list(symbols))))
         reason = pl.coalesce([pl.when(rule.bad.fill_null(False)).then(pl.lit(rule.reason)) for rule in checks])
-        judged = mapped.with_columns(reason.alias("_reason"))
-        helper_columns = {"_reason", *self.helpers, *[f"_absent_{f.column}" for f in required]}
-        if not keep_index:
-            helper_columns.add(ROW_INDEX)
-        keep = [c for c in judged.columns if c not in helper_columns]
+        helpers = {ROW_INDEX, "_reason", *self.helpers, *[f"_absent_{f.column}" for f in required]}
+        return Mapper(self, flavour, constants, select, derived, reason.alias("_reason"),
+                      tuple(c for c in mapped_schema if c not in helpers))
+
+    def _empty(self, constants: Mapping[str, Any] | None) -> pl.DataFrame:
+        names = dict.fromkeys([f.column for f in self.fields] + [n for n, _ in self.derived] + list(constants or {}))
+        return pl.DataFrame(schema={n: pl.Null for n in names if n not in self.helpers})
+
+
+def _mapped(raw: pl.DataFrame, select: Sequence[Any], derived: Sequence[pl.Expr]) -> pl.DataFrame:
+    mapped = raw.with_row_index(ROW_INDEX).select(*select)
+    for expression in derived:
+        mapped = mapped.with_columns(expression)
+    return mapped
+
+
+@dataclass(frozen=True)
+class Mapper:
+    """A column map's mapping of one flavour, with its constants and rules: built by :meth:`ColumnMap.mapper`."""
+
+    column_map: ColumnMap
+    flavour: str
+    constants: Mapping[str, Any]
+    select: tuple[Any, ...]
+    derived: tuple[pl.Expr, ...]
+    reason: pl.Expr
+    columns: tuple[str, ...]  # the row columns, in order, without ROW_INDEX
+
+    def map(self, records: Sequence[Mapping[str, Any]], keep_index: bool = False) -> MappedBatch:
+        """The good rows of ``records`` and their rejects, each with its reason."""
+        cm = self.column_map
+        raw, good, rejects = _raw_frame(cm._as_json_text(records, self.flavour), cm.raw_schema(self.flavour), records)
+        if raw.height == 0:
+            return MappedBatch(cm._empty(self.constants), rejects)
+        judged = _mapped(raw, self.select, self.derived).with_columns(self.reason)
+        keep = [ROW_INDEX, *self.columns] if keep_index else list(self.columns)
         reasons = judged["_reason"]
         if reasons.null_count() == judged.height:  # the common case: every row passed
             rows = judged.select(keep)
@@ -214,10 +255,6 @@ class ColumnMap:
         if keep_index:
             return MappedBatch(rows.with_columns(pl.Series(ROW_INDEX, good).gather(rows[ROW_INDEX])), rejects)
         return MappedBatch(rows, rejects)
-
-    def _empty(self, constants: Mapping[str, Any] | None) -> pl.DataFrame:
-        names = dict.fromkeys([f.column for f in self.fields] + [n for n, _ in self.derived] + list(constants or {}))
-        return pl.DataFrame(schema={n: pl.Null for n in names if n not in self.helpers})
 
 
 def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType], originals: Sequence[Any]

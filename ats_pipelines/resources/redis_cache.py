@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterable, Mapping, Sequence
 
 import dagster as dg
-import hiredis
 import redis
 from pydantic import Field, PrivateAttr
 
@@ -22,7 +20,8 @@ class RedisResource(dg.ConfigurableResource):
     The URL defaults to ``ATS_REDIS_URL``.
     """
 
-    redis_url: str | None = Field(default=None, description="redis:// URL; defaults to ATS_REDIS_URL")
+    redis_url: str | None = Field(default=None, description="redis://, rediss:// (TLS) or unix:// URL, with redis-py's "
+                                  "query options; defaults to ATS_REDIS_URL")
 
     _client: redis.Redis | None = PrivateAttr(default=None)
 
@@ -49,23 +48,29 @@ class RedisResource(dg.ConfigurableResource):
         self.close()
 
     def send_encoded(self, batches: Iterable[tuple[bytes, int]]) -> int:
-        """Send pre-encoded RESP batches (:func:`ats_pipelines.resources.resp.encode`) over one raw socket,
-        reading every batch's replies before the next; raises on the first error reply. Returns the number of
-        commands. This is the bulk path: no per-command Python work but reading the replies."""
-        kwargs = self.client.connection_pool.connection_kwargs
+        """Send pre-encoded RESP batches (:func:`ats_pipelines.resources.resp.encode`) on one of the client's own
+        connections (so TLS, unix sockets, ACL login, database and timeouts are the URL's), reading every batch's
+        replies before the next; raises on the first error reply, a failed command inside ``EXEC`` included.
+        Returns the number of commands. This is the bulk path: no per-command Python work but reading the
+        replies."""
+        pool = self.client.connection_pool
+        connection = pool.get_connection()
+        # The connection's own parser (hiredis) reads the replies, as Connection.read_response does minus its
+        # per-reply bookkeeping (host string, health-check clock): this loop runs once per command. Socket errors
+        # and timeouts raise the same redis exceptions; error replies come back as values, raised below.
+        read = connection._parser.read_response
         sent = 0
-        with socket.create_connection((kwargs.get("host", "127.0.0.1"), kwargs.get("port", 6379)),
-                                      timeout=kwargs.get("socket_timeout") or 30) as sock:
-            reader = hiredis.Reader()
-            setup = [("AUTH", *((kwargs["username"],) if kwargs.get("username") else ()), kwargs["password"])
-                     if kwargs.get("password") else None, ("SELECT", str(kwargs.get("db", 0)))]
-            for command in filter(None, setup):
-                sock.sendall(_pack(command))
-                _expect(sock, reader, 1)
+        try:
             for payload, count in batches:
-                sock.sendall(payload)
-                _expect(sock, reader, count)
+                connection.send_packed_command([payload], check_health=False)
+                for _ in range(count):
+                    _raise_error_reply(read(disable_decoding=True))
                 sent += count
+        except BaseException:
+            connection.disconnect()  # replies may still be in flight: never hand this socket back as is
+            raise
+        finally:
+            pool.release(connection)
         return sent
 
     def _run_batched(self, commands: Iterable[tuple]) -> int:
@@ -160,23 +165,15 @@ class RedisResource(dg.ConfigurableResource):
         return self.client.delete(*keys) if keys else 0
 
 
-def _pack(command: tuple[str, ...]) -> bytes:
-    return b"".join([f"*{len(command)}\r\n".encode(), *(f"${len(a.encode())}\r\n{a}\r\n".encode() for a in command)])
-
-
-def _expect(sock: socket.socket, reader: hiredis.Reader, replies: int) -> None:
-    """Read ``replies`` replies; raise the first error reply as a RedisError."""
-    while replies:
-        reply = reader.gets()
-        if reply is False:
-            data = sock.recv(1 << 20)
-            if not data:
-                raise redis.ConnectionError("Redis closed the connection")
-            reader.feed(data)
-            continue
-        if isinstance(reply, hiredis.ReplyError):
-            raise redis.ResponseError(str(reply))
-        replies -= 1
+def _raise_error_reply(reply: object) -> None:
+    """Raise an error reply, or the first failed command of an ``EXEC`` reply (a list holding the error in its
+    place)."""
+    if isinstance(reply, redis.ResponseError):
+        raise reply
+    if isinstance(reply, list):
+        for item in reply:
+            if isinstance(item, redis.ResponseError):
+                raise item
 
 
 def _text(value: object) -> str | bytes | int | float:

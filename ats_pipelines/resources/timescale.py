@@ -62,6 +62,9 @@ class TimescaleResource(dg.ConfigurableResource):
     def connection(self) -> Iterator[psycopg.Connection]:
         """A pooled connection; commit or roll back is the caller's (``with conn.transaction()``)."""
         if self._pool is None:
+            # One direct connection first: a database that is down or refuses the URL's settings (sslmode, user)
+            # raises its own error now, where the pool would only time out after retrying in the background.
+            psycopg.connect(self.url, connect_timeout=max(1, round(self.connect_timeout_seconds))).close()
             self._pool = ConnectionPool(
                 self.url, min_size=1, max_size=self.pool_size, configure=_configure_session, open=True,
                 name="ats_timescale", timeout=self.connect_timeout_seconds,

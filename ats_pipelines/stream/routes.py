@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from ats_pipelines.ingest.columns import ROW_INDEX, ColumnMap, Reject, Rule
+from ats_pipelines.ingest.columns import ROW_INDEX, ColumnMap, Mapper, Reject, Rule
 from ats_pipelines.ingest.polygon_maps import (
     CRYPTO_AGGS,
     CRYPTO_QUOTES,
@@ -64,12 +64,15 @@ class Route:
     def is_bar(self) -> bool:
         return self.duration_ms > 0
 
-    def validate(self, events: Sequence[dict], received_ms: Sequence[int], rules: Sequence[Rule] = ()
-                 ) -> ValidatedEvents:
-        """Map ``events`` (received at ``received_ms``) through the column map; only good ones get a hot value."""
+    def mapper(self, rules: Sequence[Rule] = ()) -> Mapper:
+        """The column map's stream mapping of this event, with the table's extra ``rules`` (text lengths)."""
+        return self.column_map.mapper(flavour="stream", constants=self.constants, extra_rules=rules)
+
+    def validate(self, events: Sequence[dict], received_ms: Sequence[int], mapper: Mapper) -> ValidatedEvents:
+        """Map ``events`` (received at ``received_ms``) with ``mapper`` (:meth:`mapper`); only the good ones get
+        a hot value."""
         records = [self.prepare(e) for e in events] if self.prepare else events
-        batch = self.column_map.map(records, flavour="stream", constants=self.constants, extra_rules=rules,
-                                    keep_index=True)
+        batch = mapper.map(records, keep_index=True)
         rows = batch.rows
         hot: dict[str, bytes] = {}
         if rows.height:

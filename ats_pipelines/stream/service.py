@@ -43,13 +43,13 @@ import polars as pl
 import websockets
 
 from ats_pipelines.defs.monitoring.system_metrics import metric_frame
-from ats_pipelines.ingest.columns import Reject
+from ats_pipelines.ingest.columns import Mapper, Reject
 from ats_pipelines.ingest.loader import table_length_rules
 from ats_pipelines.live.bus import publish_bars
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.stream.buffer import WriteBuffer
 from ats_pipelines.stream.gaps import GapFiller
-from ats_pipelines.stream.routes import BAR_ROUTES, ROUTES, topics
+from ats_pipelines.stream.routes import BAR_ROUTES, ROUTES, Route, topics
 
 log = logging.getLogger("ats_pipelines.stream")
 COALESCE_FRAMES = 200
@@ -120,7 +120,7 @@ class StreamService:
         self.buffer = WriteBuffer(timescale, max_backoff_seconds=settings.max_backoff_seconds,
                                   alert_after_seconds=settings.write_alert_after_seconds)
         self.gaps = GapFiller(timescale, polygon, settings.gap_fill_lookback, settings.max_backoff_seconds)
-        self._length_rules: dict[str, list] = {}
+        self._mappers: dict[tuple[str, str], Mapper] = {}
         self._rejects_logged = Counter()
         self._last_reject_log = 0.0
         self._stop = asyncio.Event()
@@ -266,7 +266,7 @@ class StreamService:
         for ev, group in events.items():
             route = routes[ev]
             table = route.column_map.table
-            valid = route.validate(group, received[ev], self._table_rules(table))
+            valid = route.validate(group, received[ev], self._mapper(cluster, route))
             if valid.rejects:
                 self._reject(table, ev, valid.rejects)
             if not valid.rows.height:
@@ -297,15 +297,18 @@ class StreamService:
             if self.buffer.due:
                 await self.flush()
 
-    def _table_rules(self, table: str) -> list:
-        """The table's text-length rules (read from the catalog once; none while the database is down)."""
-        if table not in self._length_rules:
+    def _mapper(self, cluster: str, route: Route) -> Mapper:
+        """The route's mapping with its table's text-length rules, built once; while the catalog cannot be
+        read (database down) the mapping checks everything else and lengths are added later."""
+        key = (cluster, route.event)
+        if key not in self._mappers:
             try:
-                self._length_rules[table] = table_length_rules(self.timescale.table_info(table))
+                rules = table_length_rules(self.timescale.table_info(route.column_map.table))
             except Exception as exc:  # noqa: BLE001 - validation by types and rules goes on; lengths later
-                log.warning("column lengths of %s unknown yet (%s)", table, exc)
-                return []
-        return self._length_rules[table]
+                log.warning("column lengths of %s unknown yet (%s)", route.column_map.table, exc)
+                return route.mapper()
+            self._mappers[key] = route.mapper(rules)
+        return self._mappers[key]
 
     def _reject(self, table: str, kind: str, rejects: list[Reject]) -> None:
         self.buffer.add_rejects(table, kind, rejects)
