@@ -142,7 +142,8 @@ def test_the_commands_that_need_the_schema_name_the_upgrade_on_an_empty_database
                 f"Error: the database {COMMANDS_DB_URL} is not migrated: run `ats db upgrade`")
     migrate.upgrade(COMMANDS_DB_URL, "0009")
     outcome = run(".venv/bin/ats backtest")
-    assert "is at revision 0009, behind 0010: run `ats db upgrade`" in outcome.output and outcome.returncode == 1
+    assert f"is at revision 0009, behind {migrate.head_revision()}: run `ats db upgrade`" in outcome.output
+    assert outcome.returncode == 1
 
 
 def test_every_readme_command_works_as_typed(fresh_databases):
@@ -155,7 +156,8 @@ def test_every_readme_command_works_as_typed(fresh_databases):
         if name == "ats db upgrade":
             assert outcome.returncode == 0 and migrate.current_revision(COMMANDS_DB_URL) == migrate.head_revision()
         elif name == "ats db downgrade":
-            assert outcome.returncode == 0 and migrate.current_revision(COMMANDS_DB_URL) == "0009"
+            one_back = f"{int(migrate.head_revision()) - 1:04d}"
+            assert outcome.returncode == 0 and migrate.current_revision(COMMANDS_DB_URL) == one_back
             run(".venv/bin/ats db upgrade")  # back to head for the commands below
         elif name in ("ats db current", "ats db mode", "ats db report"):
             assert outcome.returncode == 0 and outcome.output.strip()

@@ -19,6 +19,7 @@ from ats_pipelines.defs.trading.risk import RiskLimits
 from ats_pipelines.resources import RedisResource
 from ats_pipelines.resources.alpaca import AlpacaResource
 from ats_pipelines.resources.broker import OrderRequest
+from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 from tests import test_trading
 from tests.test_trading import RECORDED, meta, trade, write_signals
 
@@ -271,12 +272,17 @@ def test_signals_on_rolled_up_bars_are_priced_from_their_table(db, cache, sql_co
     model_id = str(uuid.uuid4())
     sql_conn.execute("INSERT INTO models VALUES (%s, 'next_bar_direction_xgb', 'xgboost', 't', '{sig}', '{}',"
                      " '{}', now(), now(), '1', 'active', '/m.ubj')", (model_id,))
+    newest = t0 + timedelta(minutes=5)  # the market's newest minute: the rolled-up bar ended with it
+    bar = newest + timedelta(minutes=1) - BAR_LENGTH[timeframe]
     sql_conn.execute("INSERT INTO trading_signals VALUES (%s, %s, 'AAPL', 'buy', 0.7, %s, %s, '{}', '{}')",
-                     (str(uuid.uuid4()), t0, model_id, timeframe))
+                     (str(uuid.uuid4()), bar, model_id, timeframe))
     db.write(f"stock_aggs_{timeframe}", pl.DataFrame([{
-        "timestamp": t0, "symbol": "AAPL", "adjusted": True, "open": 200.0, "high": 200.0, "low": 200.0,
+        "timestamp": bar, "symbol": "AAPL", "adjusted": True, "open": 200.0, "high": 200.0, "low": 200.0,
         "close": 200.0, "volume": 1000.0, "bar_count": 5}]))
-    md = meta(trade(db, cache, alpaca, t0))
+    db.write("stock_aggs", pl.DataFrame([{"timestamp": newest, "symbol": "AAPL", "open": 200.0, "high": 200.0,
+                                          "low": 200.0, "close": 200.0, "volume": 100, "timeframe": "1m",
+                                          "adjusted": True}]))
+    md = meta(trade(db, cache, alpaca, bar))
     assert (md["orders_submitted"], md["signals_blocked"]) == (1, 0)
     assert sql_conn.execute("SELECT quantity::float8 FROM orders").fetchone() == (50.0,)  # 10,000 / 200
 
