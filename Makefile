@@ -23,7 +23,7 @@ bench: setup
 	$(VENV)/python -m bench.cache_bench
 	$(VENV)/python -m bench.stream_bench
 	$(VENV)/python -m bench.live_bench
-	$(VENV)/python -m bench.placement_bench --database-url postgresql://127.0.0.1:5432/ats_bench --redis-url redis://127.0.0.1:6379/14
+	$(VENV)/python -m bench.placement_bench
 
 lint: setup
 	$(VENV)/ruff check ats_pipelines tests bench

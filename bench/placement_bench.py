@@ -53,8 +53,10 @@ def write_signals(url: str, timescale: TimescaleResource, count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True, help="a database of yours: dropped and recreated")
-    parser.add_argument("--redis-url", required=True, help="a Redis database of yours (its stop flag is read)")
+    parser.add_argument("--database-url", default="postgresql://127.0.0.1:5432/ats_bench",
+                        help="a database of yours: dropped and recreated")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11",
+                        help="a Redis database of yours (its stop flag is read)")
     parser.add_argument("--signals", type=int, default=300)
     args = parser.parse_args()
     os.environ["ALPACA_REQUESTS_PER_MINUTE"] = "1000000"

@@ -84,7 +84,8 @@ def test_every_poison_item_is_rejected_and_counted_and_what_follows_lands(db, ca
     reasons = [r[0] for r in sql_conn.execute("SELECT reason FROM ingest_rejects")]
     assert any("field 'v' has a bool" in r for r in reasons) and any("missing 'i'" in r for r in reasons)
     assert any("unknown event type 'ZZ'" in r for r in reasons) and any("empty frame" in r for r in reasons)
-    assert any("symbol longer than" in r for r in reasons) and any("field 'pair' has a int" in r for r in reasons)
+    assert any("field 'pair' has a int" in r for r in reasons)
+    assert any("symbol longer than" in r or "symbol not in the universe" in r for r in reasons)  # the 1 MB symbol
     # Only what passed reached Redis and the tables.
     assert sorted(k for k in cache.client.keys("ws:*")) == [
         "ws:agg:AAPL:1m", "ws:last_quote:X:ETHUSD", "ws:last_trade:AAPL", "ws:last_trade:X:BTCUSD"]
@@ -247,3 +248,70 @@ def test_a_stream_killed_mid_session_misses_no_bar_once_restarted(database_url, 
         second.send_signal(signal.SIGTERM)
         second.wait(60)
     assert stored_bars(sql_conn, "AAPL") == served_bars("AAPL", 14)
+
+
+def test_a_database_down_from_the_start_never_stalls_redis_and_its_rows_land_later(database_url, db, cache,
+                                                                                  ws_server):
+    """Nothing on the event loop waits for the database: the catalog is read in the background."""
+    bars = minute_bar_events("AAPL", DAY)[:3]
+    _block_database(database_url, True)
+    stream_db = TimescaleResource(database_url=database_url, connect_timeout_seconds=30)
+    service = service_for(ws_server, stream_db, cache)
+    try:
+        with streaming(service) as errors:
+            wait_until(lambda: ws_server.clients("stocks") == 1)
+            ws_server.publish("stocks", [[b, trade("AAPL", f"t{i}", b["s"] + 5)] for i, b in enumerate(bars)])
+            wait_until(lambda: json.loads(cache.get("ws:agg:AAPL:1m") or "{}").get("s") == bars[2]["s"], timeout=10)
+            assert service.buffer.stats.rows_written == 0  # the database is still away
+            _block_database(database_url, False)
+            wait_until(lambda: service.buffer.stats.rows_written == 6, timeout=60)
+    finally:
+        _block_database(database_url, False)
+        stream_db.close()
+    assert errors == []
+
+
+def test_a_disconnect_status_keeps_the_events_of_its_frame(db, cache, sql_conn, ws_server):
+    t = minute_bar_events("AAPL", DAY)[0]["s"]
+    service = service_for(ws_server, db, cache)
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [[trade("AAPL", "a", t), {"ev": "status", "status": "slow_consumer",
+                                                                "message": "slow"}, trade("AAPL", "b", t + 1)]])
+        wait_until(lambda: service.stats.reconnects == 1 and ws_server.clients("stocks") == 1)
+    assert sorted(r[0] for r in sql_conn.execute("SELECT trade_id FROM trades")) == ["a", "b"]
+
+
+def test_a_resent_bar_after_a_reconnect_does_not_close_the_gap(db, cache, sql_conn, ws_server, fake_polygon):
+    bars = minute_bar_events("AAPL", DAY)[:12]
+    service = service_for(ws_server, db, cache, fake_polygon)
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [[b] for b in bars[:5]])
+        wait_until(lambda: service.gaps._seen.get("AAPL") == bars[4]["s"])
+        ws_server.drop("stocks")
+        wait_until(lambda: len(ws_server.subscriptions) == 2 and ws_server.clients("stocks") == 1)
+        ws_server.publish("stocks", [[bars[4]], [bars[9]], [bars[10]], [bars[11]]])  # bar 4 again, first
+        wait_until(lambda: service.gaps.stats.fills == 1 and service.gaps.pending == 0)
+    assert stored_bars(sql_conn, "AAPL") == served_bars("AAPL", 12)
+
+
+def test_only_the_universe_is_stored_and_redis_and_the_live_bus_only_move_forward(db, cache, sql_conn, ws_server):
+    from ats_pipelines.live.bus import GROUP
+    from ats_pipelines.stream.routes import topics
+
+    bars = minute_bar_events("AAPL", DAY)[:4]
+    service = service_for(ws_server, db, cache)
+    with streaming(service):
+        wait_until(lambda: ws_server.clients("stocks") == 1)
+        for frame in ([bars[1]], [bars[1]], [bars[3]], [bars[2]], [{**bars[3], "sym": "TSLA"}]):
+            ws_server.publish("stocks", [frame])
+            time.sleep(0.3)  # one flush each
+        wait_until(lambda: service.buffer.stats.rejected["AM"] == 1 and service.buffer.empty)
+    assert [s for s, in sql_conn.execute("SELECT DISTINCT symbol FROM stock_aggs")] == ["AAPL"]
+    assert json.loads(cache.get("ws:agg:AAPL:1m"))["s"] == bars[3]["s"]  # bar 2 came late: it does not replace 3
+    entries = cache.client.xrange("live:bars:1m")
+    assert [int(fields["timestamp"]) // 1000 for _, fields in entries] == [bars[1]["s"], bars[3]["s"]]
+    assert cache.client.xinfo_groups("live:bars:1m")[0]["name"] == GROUP
+    assert topics("crypto", ["X:ETHUSDT", "X:BTCUSD"]) == (
+        "XT.ETH-USDT,XT.BTC-USD,XQ.ETH-USDT,XQ.BTC-USD,XA.ETH-USDT,XA.BTC-USD")

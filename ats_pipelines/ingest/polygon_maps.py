@@ -39,6 +39,8 @@ BAR_RULES = (
     Rule("OHLC inconsistent: high below open/close/low or low above open/close",
          (_high < pl.max_horizontal(_open, _close, _low)) | (_low > pl.min_horizontal(_open, _close))),
     Rule("volume < 0", pl.col("volume") < 0),
+    # A bar of another start than a whole minute cannot share a key with the vendor's bar of that minute.
+    Rule("bar start not on a whole minute", pl.col("timestamp").dt.epoch("ms") % 60_000 != 0),
 )
 
 _TAPES = {1: "A", 2: "B", 3: "C"}

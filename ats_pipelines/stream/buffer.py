@@ -20,6 +20,7 @@ import polars as pl
 import psycopg
 import psycopg_pool
 
+from ats_pipelines.db.writer import WriteResult
 from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.ingest.columns import Reject
 from ats_pipelines.ingest.loader import record_rejects
@@ -113,8 +114,8 @@ class WriteBuffer:
             log.error("the stream has not been able to write to the database for %.0f s (%s); %d rows kept in "
                       "memory", now - self.failing_since, type(error).__name__, self.rows)
 
-    def written(self, rows: dict[tuple[str, str], pl.DataFrame]) -> None:
-        self.stats.rows_written += sum(frame.height for frame in rows.values())
+    def written(self) -> None:
+        """A write succeeded: the failure streak and its backoff end."""
         self._failures_in_a_row, self.failing_since, self._retry_at = 0, None, 0.0
 
     def write(self, batch: Batch) -> dict[tuple[str, str], pl.DataFrame]:
@@ -126,9 +127,10 @@ class WriteBuffer:
             table, event = key
             rows = pl.concat(batch.rows[key], how="diagonal_relaxed")
             if isolate:
-                self._write_isolating(table, event, rows)
+                landed = self._write_isolating(table, event, rows)
             else:
-                self.timescale.write(table, rows)
+                landed = _landed(self.timescale.write(table, rows))
+            self.stats.rows_written += landed  # new or changed rows: a resent event that changes nothing is not one
             written[key] = rows
             del batch.rows[key]
         for table in list(batch.rejects):
@@ -139,10 +141,11 @@ class WriteBuffer:
             self._record_alert()
         return written
 
-    def _write_isolating(self, table: str, event: str, rows: pl.DataFrame) -> None:
-        """Write ``rows`` in halves until the rows the server refuses stand alone; those are quarantined."""
+    def _write_isolating(self, table: str, event: str, rows: pl.DataFrame) -> int:
+        """Write ``rows`` in halves until the rows the server refuses stand alone; those are quarantined.
+        Returns the rows that landed."""
         try:
-            self.timescale.write(table, rows)
+            return _landed(self.timescale.write(table, rows))
         except CONNECTION_ERRORS:
             raise
         except Exception as exc:  # noqa: BLE001 - the server refused something in these rows
@@ -152,10 +155,10 @@ class WriteBuffer:
                                partition_key=None, symbol=None)
                 self.stats.rows_refused += 1
                 self.stats.rejected[event] += 1
-                return
+                return 0
             half = rows.height // 2
-            self._write_isolating(table, event, rows.head(half))
-            self._write_isolating(table, event, rows.tail(rows.height - half))
+            return (self._write_isolating(table, event, rows.head(half))
+                    + self._write_isolating(table, event, rows.tail(rows.height - half)))
 
     def _record_alert(self) -> None:
         cause = self._alert_due or {}
@@ -163,3 +166,7 @@ class WriteBuffer:
                      message=f"the stream could not write to the database from {cause.get('failing_since')}; "
                              "its rows were kept in memory and written once it could", cause=cause)
         self._alert_due = None
+
+
+def _landed(result: WriteResult) -> int:
+    return result.inserted + result.updated

@@ -15,9 +15,13 @@ watermark stays behind until it succeeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from psycopg import sql
 
@@ -33,6 +37,7 @@ ADVANCE_WATERMARKS_SQL = read_sql_beside(__file__, "advance_watermarks.sql")
 READ_WATERMARK_SQL = read_sql_beside(__file__, "read_watermark.sql")
 ASK_THE_DATABASE = -1  # an open gap whose start only the database knows (first connect of a process)
 BAR_MAPS: dict[str, ColumnMap] = {"stocks": STOCK_AGGS, "crypto": CRYPTO_AGGS}
+T = TypeVar("T")
 
 
 def ms_time(ms: int) -> datetime:
@@ -75,14 +80,17 @@ class GapFiller:
             self._open[symbol] = self._seen.get(symbol, ASK_THE_DATABASE)
 
     def bar_seen(self, cluster: str, symbol: str, start_ms: int) -> None:
-        """A validated live bar; the first one after a connect closes the symbol's gap."""
-        gap_from = self._open.pop(symbol, None)
+        """A validated live bar; the first one after a connect that is newer than the gap's start closes the
+        symbol's gap (a bar already stored, resent or late, does not)."""
         self._seen[symbol] = max(start_ms, self._seen.get(symbol, start_ms))
-        if gap_from is not None and self.polygon is not None:
-            self._filling.add(symbol)
-            task = asyncio.get_running_loop().create_task(self._fill(cluster, symbol, gap_from, start_ms))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+        gap_from = self._open.get(symbol)
+        if gap_from is None or self.polygon is None or (gap_from != ASK_THE_DATABASE and start_ms <= gap_from):
+            return
+        del self._open[symbol]
+        self._filling.add(symbol)
+        task = asyncio.get_running_loop().create_task(self._fill(cluster, symbol, gap_from, start_ms))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def bars_stored(self, newest: dict[str, int]) -> None:
         """Live bars were written: symbols without an open gap advance their watermark to them."""
@@ -123,7 +131,8 @@ class GapFiller:
             async with self._slots:
                 while True:
                     try:
-                        filled = await asyncio.to_thread(self._fill_window, cluster, symbol, gap_from, first_live)
+                        gap_from, filled = await _in_daemon_thread(self._fill_window, cluster, symbol, gap_from,
+                                                                   first_live)
                         break
                     except Exception as exc:  # noqa: BLE001 - REST or the database down: retried, never fatal
                         self.stats.failures += 1
@@ -132,19 +141,27 @@ class GapFiller:
                         backoff = min(backoff * 2, self.max_backoff_seconds)
         finally:
             self._filling.discard(symbol)
+        if filled is None and gap_from is not None and symbol not in self._open:
+            # The first bar after the connect was one already stored: the gap stays open from the stored one,
+            # and a newer bar seen meanwhile closes it now.
+            self._open[symbol] = gap_from
+            if self._seen.get(symbol, -1) > gap_from:
+                self.bar_seen(cluster, symbol, self._seen[symbol])
+            return
         self.stats.fills += filled is not None
         self.stats.bars_filled += filled or 0
         # Live bars stored while the fill ran are contiguous with it, unless the connection dropped meanwhile.
         newest = first_live if symbol in self._open else max(first_live, self._stored.get(symbol, first_live))
         self._advance(symbol, newest)
 
-    def _fill_window(self, cluster: str, symbol: str, gap_from: int, first_live: int) -> int | None:
-        """Fetch and upsert ``symbol``'s bars from its last stored bar through ``first_live``; returns the bars
-        written, or None when there is nothing to fill (no stored bar to start from, or no bar missing)."""
+    def _fill_window(self, cluster: str, symbol: str, gap_from: int, first_live: int) -> tuple[int | None, int | None]:
+        """Fetch and upsert ``symbol``'s bars from its last stored bar through ``first_live``. Returns where the
+        gap started (None: no stored bar to start from) and the bars written (None: nothing was fetched, as
+        ``first_live`` is not newer than the stored bars)."""
         if gap_from == ASK_THE_DATABASE:
             gap_from = self._stored_through(cluster, symbol, first_live)
         if gap_from is None or first_live <= gap_from:
-            return None
+            return gap_from, None
         window = (ms_time(gap_from), ms_time(first_live) + timedelta(minutes=1))
         report = IngestReport(BAR_MAPS[cluster].table)
         with self.polygon.client() as client:
@@ -152,15 +169,40 @@ class GapFiller:
                       adjusted=True if cluster == "stocks" else None)
         log.info("filled %s's gap %s .. %s from REST: %d bars written", symbol, window[0], window[1],
                  report.rows_inserted + report.rows_updated)
-        return report.rows_inserted + report.rows_updated
+        return gap_from, report.rows_inserted + report.rows_updated
 
     def _stored_through(self, cluster: str, symbol: str, first_live: int) -> int | None:
         """Where a new process resumes: the symbol's watermark, else its newest stored bar, within
         ``max_lookback`` of the first live bar (older history is the batch backfill's)."""
         floor = ms_time(first_live) - self.max_lookback
+        before = ms_time(first_live)  # the live bar itself may be flushed already: it does not count
         rows = self.timescale.read(sql.SQL(READ_WATERMARK_SQL).format(table=sql.Identifier(BAR_MAPS[cluster].table)),
-                                   {"symbol": symbol, "floor": floor, "before": ms_time(first_live)})
+                                   {"symbol": symbol, "floor": floor, "before": before})
         stored = rows.item(0, 0) if rows.height else None
         start = max(stored, floor) if stored is not None else None
         return int(start.timestamp() * 1000) if start is not None else None
 
+
+def _in_daemon_thread(function: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """``function(*args)`` in a daemon thread: a REST call stuck in its retries never holds up the process's
+    exit (``asyncio.to_thread``'s executor is joined at exit); cancelling the future abandons the call."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            if error is None:
+                future.set_result(result)
+            else:
+                future.set_exception(error)
+
+    def work() -> None:
+        try:
+            result, error = function(*args), None
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            result, error = None, exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="gap-fill", daemon=True).start()
+    return future

@@ -42,7 +42,7 @@ class ValidatedEvents:
     """The events of one type that passed validation: their rows, hot values, and the rejected rest."""
 
     rows: pl.DataFrame
-    hot: dict[str, bytes]
+    hot: dict[str, tuple[int, bytes]]  # Redis key -> (event time in ms, value)
     rejects: list[Reject]
 
 
@@ -64,9 +64,11 @@ class Route:
     def is_bar(self) -> bool:
         return self.duration_ms > 0
 
-    def mapper(self, rules: Sequence[Rule] = ()) -> Mapper:
-        """The column map's stream mapping of this event, with the table's extra ``rules`` (text lengths)."""
-        return self.column_map.mapper(flavour="stream", constants=self.constants, extra_rules=rules)
+    def mapper(self, symbols: frozenset[str] | None = None, rules: Sequence[Rule] = ()) -> Mapper:
+        """The column map's stream mapping of this event: only ``symbols`` (the subscribed universe, as REST
+        tickers), with the table's extra ``rules`` (text lengths)."""
+        return self.column_map.mapper(flavour="stream", constants=self.constants, symbols=symbols,
+                                      extra_rules=rules)
 
     def validate(self, events: Sequence[dict], received_ms: Sequence[int], mapper: Mapper) -> ValidatedEvents:
         """Map ``events`` (received at ``received_ms``) with ``mapper`` (:meth:`mapper`); only the good ones get
@@ -74,12 +76,13 @@ class Route:
         records = [self.prepare(e) for e in events] if self.prepare else events
         batch = mapper.map(records, keep_index=True)
         rows = batch.rows
-        hot: dict[str, bytes] = {}
+        hot: dict[str, tuple[int, bytes]] = {}
         if rows.height:
             event_ms = (rows["timestamp"].dt.epoch("ms") + self.duration_ms).to_list()
             for index, symbol, at in zip(rows[ROW_INDEX].to_list(), rows["symbol"].to_list(), event_ms, strict=True):
-                hot[self.redis_key(symbol)] = orjson.dumps(
-                    {**events[index], "event_ms": at, "received_ms": received_ms[index]})
+                key = self.redis_key(symbol)
+                if at >= hot.get(key, (at,))[0]:
+                    hot[key] = (at, orjson.dumps({**events[index], "event_ms": at, "received_ms": received_ms[index]}))
             rows = rows.drop(ROW_INDEX)
             if self.finish:
                 rows = self.finish(rows)
@@ -121,7 +124,18 @@ ROUTES: dict[str, dict[str, Route]] = {
 BAR_ROUTES = {cluster: next(r for r in routes.values() if r.is_bar) for cluster, routes in ROUTES.items()}
 
 
+# Quote currencies of Polygon's crypto tickers, longest first: X:ETHUSDT is the pair ETH-USDT, not ETHU-SDT.
+QUOTE_CURRENCIES = ("USDT", "USDC", "BUSD", "DAI", "USD", "EUR", "GBP", "JPY", "AUD", "CAD", "CHF", "BTC", "ETH")
+
+
+def crypto_pair(ticker: str) -> str:
+    """The stream's pair of a REST crypto ticker: ``X:BTCUSD`` -> ``BTC-USD``, ``X:ETHUSDT`` -> ``ETH-USDT``."""
+    name = ticker.removeprefix("X:")
+    quote = next((q for q in QUOTE_CURRENCIES if name.endswith(q) and len(name) > len(q)), name[-3:])
+    return f"{name[:-len(quote)]}-{quote}"
+
+
 def topics(cluster: str, symbols: list[str]) -> str:
     """The subscribe parameter for a cluster: every routed event of every symbol (crypto by pair)."""
-    names = [f"{s[2:-3]}-{s[-3:]}" if cluster == "crypto" and s.startswith("X:") else s for s in symbols]
+    names = [crypto_pair(s) if cluster == "crypto" else s for s in symbols]
     return ",".join(f"{event}.{name}" for event in ROUTES[cluster] for name in names)

@@ -120,7 +120,10 @@ class StreamService:
         self.buffer = WriteBuffer(timescale, max_backoff_seconds=settings.max_backoff_seconds,
                                   alert_after_seconds=settings.write_alert_after_seconds)
         self.gaps = GapFiller(timescale, polygon, settings.gap_fill_lookback, settings.max_backoff_seconds)
-        self._mappers: dict[tuple[str, str], Mapper] = {}
+        self._mappers: dict[tuple[str, str, bool], Mapper] = {}
+        self._table_rules: dict[str, tuple] = {}
+        self._hot_newest: dict[str, int] = {}  # Redis key -> event time (ms) of the value it holds
+        self._published: dict[str, int] = {}  # symbol -> start (ms) of its newest bar handed to the live loop
         self._rejects_logged = Counter()
         self._last_reject_log = 0.0
         self._stop = asyncio.Event()
@@ -134,6 +137,7 @@ class StreamService:
         clusters = [c for c, symbols in self.settings.symbols.items() if symbols]
         tasks = [asyncio.create_task(self._cluster(c)) for c in clusters]
         tasks.append(asyncio.create_task(self._periodic_flush()))
+        rules = asyncio.create_task(self._load_table_rules())  # finishes early: not one of the tasks to watch
         stop = asyncio.create_task(self._stop.wait())
         try:
             done, _ = await asyncio.wait([stop, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -141,13 +145,14 @@ class StreamService:
                 if task is not stop and task.exception():
                     raise task.exception()
         finally:
-            for task in [*tasks, stop]:
+            for task in [*tasks, rules, stop]:
                 task.cancel()
-            await asyncio.gather(*tasks, stop, return_exceptions=True)
+            await asyncio.gather(*tasks, rules, stop, return_exceptions=True)
             await self.gaps.stop()
             await self._final_flush()
-            self.state = dict.fromkeys(self.state, "stopped")
-            self._report("stopped")
+            ended = "auth_failed" if "auth_failed" in self.state.values() else "stopped"
+            self.state = {c: "auth_failed" if v == "auth_failed" else "stopped" for c, v in self.state.items()}
+            self._report(ended)
 
     async def _cluster(self, cluster: str) -> None:
         backoff = 0.5
@@ -175,6 +180,11 @@ class StreamService:
                 else:
                     log.warning("Polygon ended the %s session: %s", cluster, exc)
             except (OSError, websockets.ConnectionClosed, websockets.InvalidHandshake, TimeoutError) as exc:
+                if isinstance(exc, websockets.ConnectionClosed) and getattr(exc.sent, "code", None) == 1009:
+                    self._reject(f"stream:{cluster}", "frame", [Reject(
+                        f"frame larger than max_frame_bytes ({self.settings.max_frame_bytes}): the connection "
+                        "was closed (the reconnect's gap fill recovers the bars)", {"cluster": cluster,
+                                                                                    "at": time.time()})])
                 log.warning("%s connection lost (%s); reconnecting in %.1f s", cluster, exc, backoff)
             self.state[cluster] = "reconnecting"
             self._report("reconnecting")
@@ -194,7 +204,7 @@ class StreamService:
         while True:
             try:
                 events = _events(await asyncio.wait_for(ws.recv(), 30))
-            except ValueError:
+            except ValueError:  # the handshake's statuses come as arrays; nothing else matters here
                 continue
             for event in events:
                 status = event.get("status") if isinstance(event, dict) and event.get("ev") == "status" else None
@@ -240,6 +250,7 @@ class StreamService:
         """Parse and validate frames, write the valid events' hot values to Redis in one round trip, buffer
         their rows and quarantine the rest."""
         routes = ROUTES[cluster]
+        disconnect: StreamDisconnect | None = None
         events: dict[str, list[dict]] = {}
         received: dict[str, list[int]] = {}
         for _, received_ms, frame in frames:
@@ -252,8 +263,8 @@ class StreamService:
             for event in parsed:
                 ev = event.get("ev") if isinstance(event, dict) else None
                 if ev == "status":
-                    if event.get("status") in DISCONNECT_STATUSES:
-                        raise StreamDisconnect(event["status"], str(event.get("message")))
+                    if event.get("status") in DISCONNECT_STATUSES:  # raised once what came with it is kept
+                        disconnect = disconnect or StreamDisconnect(event["status"], str(event.get("message")))
                     continue
                 if not isinstance(ev, str) or ev not in routes:
                     reason = (f"unknown event type {ev!r} on {cluster}" if isinstance(event, dict)
@@ -272,7 +283,10 @@ class StreamService:
             if not valid.rows.height:
                 continue
             self.stats.messages += valid.rows.height
-            hot.update(valid.hot)
+            for key, (event_ms, value) in valid.hot.items():
+                if event_ms >= self._hot_newest.get(key, event_ms):  # an older event never replaces a newer one
+                    self._hot_newest[key] = event_ms
+                    hot[key] = value
             if route.stored:
                 self.buffer.add_rows(table, ev, valid.rows)
             if route.is_bar:
@@ -289,6 +303,8 @@ class StreamService:
         done = time.monotonic()
         self.stats.lags.extend(done - received_at for received_at, _, _ in frames)
         self._log_rejects()
+        if disconnect is not None:
+            raise disconnect
         if self.buffer.rows >= self.settings.flush_rows and self.buffer.due:
             await self.flush()
         while self.buffer.rows >= self.settings.max_buffered_rows and not self._stop.is_set():
@@ -298,17 +314,30 @@ class StreamService:
                 await self.flush()
 
     def _mapper(self, cluster: str, route: Route) -> Mapper:
-        """The route's mapping with its table's text-length rules, built once; while the catalog cannot be
-        read (database down) the mapping checks everything else and lengths are added later."""
-        key = (cluster, route.event)
+        """The route's mapping (symbols of the cluster's universe only), with its table's text-length rules
+        once :meth:`_load_table_rules` has read them: the event loop never waits for the database."""
+        key = (cluster, route.event, route.column_map.table in self._table_rules)
         if key not in self._mappers:
-            try:
-                rules = table_length_rules(self.timescale.table_info(route.column_map.table))
-            except Exception as exc:  # noqa: BLE001 - validation by types and rules goes on; lengths later
-                log.warning("column lengths of %s unknown yet (%s)", route.column_map.table, exc)
-                return route.mapper()
-            self._mappers[key] = route.mapper(rules)
+            self._mappers[key] = route.mapper(frozenset(self.settings.symbols[cluster]),
+                                              self._table_rules.get(route.column_map.table, ()))
         return self._mappers[key]
+
+    async def _load_table_rules(self) -> None:
+        """Read each routed table's text lengths from the catalog (in a thread, retried while the database is
+        down); until then events are validated by everything else, and a row too long for its column is
+        quarantined by the write's isolation."""
+        tables = sorted({route.column_map.table for routes in ROUTES.values() for route in routes.values()})
+        backoff = 0.5
+        while tables:
+            try:
+                for table in list(tables):
+                    info = await asyncio.to_thread(self.timescale.table_info, table)
+                    self._table_rules[table] = tuple(table_length_rules(info))
+                    tables.remove(table)
+            except Exception as exc:  # noqa: BLE001 - the database may be down at start: retried
+                log.warning("column lengths unknown yet (%s); retrying in %.1f s", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.settings.max_backoff_seconds)
 
     def _reject(self, table: str, kind: str, rejects: list[Reject]) -> None:
         self.buffer.add_rejects(table, kind, rejects)
@@ -362,7 +391,7 @@ class StreamService:
                     self.buffer.give_back(batch, exc)
                     self._report(None)
                     return False
-                self.buffer.written(written)
+                self.buffer.written()
                 self.gaps.bars_stored(_newest_bars(written))
                 self._publish_bars(written)
             watermarks = self.gaps.take_watermarks()
@@ -380,11 +409,25 @@ class StreamService:
         in the database already, as the loop expects. Redis down is counted: trading waits, ingestion never."""
         for (_, event), rows in written.items():
             if event == BAR_ROUTES["stocks"].event:
+                newer = self._newer_than_published(rows)
                 try:
-                    publish_bars(self.redis, rows)
+                    publish_bars(self.redis, newer)
                 except Exception as exc:  # noqa: BLE001 - the loop re-reads what it missed from the database
                     self.stats.redis_errors += 1
                     log.warning("bars not handed to the live loop (%s)", exc)
+
+    def _newer_than_published(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """Each symbol's bars newer than the newest it handed to the live loop, once each: a resent or late
+        bar is stored (the table has one row per key) but never handed on again or out of order."""
+        starts = rows.select("symbol", pl.col("timestamp").dt.epoch("ms").alias("_start")).with_row_index("_row")
+        newest = pl.DataFrame({"symbol": list(self._published), "_published": list(self._published.values())},
+                              schema={"symbol": pl.String, "_published": pl.Int64})
+        keep = (starts.join(newest, on="symbol", how="left")
+                .filter(pl.col("_published").is_null() | (pl.col("_start") > pl.col("_published")))
+                .unique(["symbol", "_start"], keep="last").sort("_row"))
+        for symbol, start in keep.group_by("symbol").agg(pl.col("_start").max()).iter_rows():
+            self._published[symbol] = start
+        return rows[keep["_row"].to_list()]
 
     async def _final_flush(self) -> None:
         """Flush at shutdown, retrying for ``shutdown_flush_seconds`` while the database refuses."""
@@ -434,13 +477,11 @@ def _newest_bars(written: dict[tuple[str, str], pl.DataFrame]) -> dict[str, int]
 
 
 def _events(frame: str | bytes) -> list:
-    """The events of one frame: a non-empty JSON array (a lone object is tolerated); ValueError otherwise."""
+    """The events of one frame: a non-empty JSON array (every Polygon frame is one); ValueError otherwise."""
     try:
         payload = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
-    if isinstance(payload, dict):
-        return [payload]
     if not isinstance(payload, list):
         raise ValueError(f"expected a JSON array of events, got {type(payload).__name__}")
     if not payload:
@@ -470,8 +511,9 @@ def settings_from_environment(flush_seconds: float = 1.0) -> StreamSettings:
                           flush_seconds=flush_seconds)
 
 
-def run_until_signalled(service: StreamService) -> None:
-    """Run ``service`` until SIGTERM or SIGINT, then flush and return; StreamAuthError propagates."""
+def run_until_signalled(service: StreamService) -> int:
+    """Run ``service`` until SIGTERM or SIGINT, then flush; returns the rows the database did not take by the
+    end (0 normally). StreamAuthError propagates."""
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -480,3 +522,4 @@ def run_until_signalled(service: StreamService) -> None:
         await service.run()
 
     asyncio.run(main())
+    return service.buffer.rows
