@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -138,6 +139,33 @@ def stream(flush_seconds: float) -> None:
     click.echo("stream stopped; buffered rows written")
 
 
+def replay_options(command):
+    """``--replay-from``, ``--replay-speed`` and ``--replay-origin``: one replay clock for the feed and the loop."""
+    for option in reversed((
+            click.option("--replay-from", default=None, help="ISO time (UTC): the clock starts there instead of "
+                         "now, to trade a recorded session as if live"),
+            click.option("--replay-speed", default=1.0, show_default=True,
+                         help="with --replay-from: clock seconds per wall second"),
+            click.option("--replay-origin", default=None, type=float, help="with --replay-from: the wall time "
+                         "(Unix seconds) at which the clock reads --replay-from (default: the start; processes "
+                         "given the same three values share one clock)"))):
+        command = option(command)
+    return command
+
+
+def _dagster_listener():
+    import dagster as dg
+
+    from ats_pipelines.live.dagster_events import report_to_dagster
+
+    return report_to_dagster(dg.DagsterInstance.get())
+
+
+def _utc(iso: str) -> datetime:
+    at = datetime.fromisoformat(iso)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
 @main.command()
 @click.option("--strategy", default="default", show_default=True, help="strategy the orders are placed for")
 @click.option("--model", "model_name", default="next_bar_direction_xgb", show_default=True,
@@ -145,37 +173,52 @@ def stream(flush_seconds: float) -> None:
 @click.option("--threshold", default=0.6, show_default=True, help="buy at P(up) >= threshold, sell at <= 1 - it")
 @click.option("--consumer", default=None, help="consumer name in the stream's group (default live-<host>); a "
               "restart under the same name resumes its unacknowledged bars")
-@click.option("--replay-from", default=None, help="ISO time (UTC): the loop's clock starts there instead of now, "
-              "to trade a recorded session as if live")
-@click.option("--replay-speed", default=1.0, show_default=True, help="with --replay-from: clock seconds per second")
+@click.option("--report-to-dagster", is_flag=True, help="record each bar's orders and positions as runless "
+              "materializations in the Dagster instance of DAGSTER_HOME (the UI shows them arriving)")
+@replay_options
 @migrated
-def live(strategy: str, model_name: str, threshold: float, consumer: str | None, replay_from: str | None,
-         replay_speed: float) -> None:
+def live(strategy: str, model_name: str, threshold: float, consumer: str | None, report_to_dagster: bool,
+         replay_from: str | None, replay_speed: float, replay_origin: float | None) -> None:
     """Trade while the market is open: at every completed bar the stream publishes (ATS_UNIVERSE), compute
     the features, score the active model, write the signals and place the orders (ATS_BROKER) under the
     default risk limits, until SIGTERM or Ctrl-C."""
     import signal
     import threading
-    from datetime import UTC, datetime
 
-    from ats_pipelines.live.loop import LiveLoop, LiveSettings, replay_clock, wall_clock
+    from ats_pipelines.live.clock import replay_clock, wall_clock
+    from ats_pipelines.live.loop import LiveLoop, LiveSettings
     from ats_pipelines.resources import ModelStoreResource, RedisResource, UniverseResource
     from ats_pipelines.resources.brokers import BrokerResource
 
     logging.getLogger("ats_pipelines.live").setLevel(logging.INFO)
-    clock = (replay_clock(datetime.fromisoformat(replay_from).replace(tzinfo=UTC), replay_speed) if replay_from
-             else wall_clock)
+    clock = replay_clock(_utc(replay_from), replay_speed, replay_origin) if replay_from else wall_clock
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     symbols = UniverseResource().stock_symbols()
     with LiveLoop(TimescaleResource(), RedisResource(), BrokerResource(), ModelStoreResource(), symbols,
                   LiveSettings(strategy=strategy, model_name=model_name, threshold=threshold), clock=clock,
-                  consumer=consumer) as loop:
+                  consumer=consumer, on_book_change=_dagster_listener() if report_to_dagster else None) as loop:
         click.echo(f"live loop on {len(symbols)} symbols as {loop.bus.consumer}; strategy {strategy}, model "
                    f"{model_name}")
         loop.run(stop)
     click.echo("live loop stopped")
+
+
+@main.command()
+@click.option("--orders", default=20, show_default=True, help="how many of the newest orders to list")
+@migrated
+def book(orders: int) -> None:
+    """Show the trading book as it stands: the live loop's state, the newest orders, the open positions with
+    their P&L and each strategy's last recorded equity (run it again to see them arrive)."""
+    from rich.console import Console
+
+    from ats_pipelines.defs.trading.book import book_tables
+    from ats_pipelines.resources import RedisResource
+
+    console = Console(highlight=False)
+    for table in book_tables(TimescaleResource(), RedisResource(), orders):
+        console.print(table)
 
 
 @main.command()
@@ -188,7 +231,6 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
 def backtest(model_name: str, start: str, end: str, cash: float) -> None:
     """Trade a model's stored signals through the risk limits and the simulated broker (fills at the next
     bar's open against the stored bars) and print the equity curve and its summary."""
-    from datetime import UTC, datetime
 
     from ats_pipelines.defs.trading.backtest import run_backtest
     from ats_pipelines.defs.trading.risk import RiskLimits
@@ -246,14 +288,18 @@ def fake_polygon(port: int, api_key: str) -> None:
 @main.command("fake-polygon-ws")
 @click.option("--port", default=8767, show_default=True)
 @click.option("--api-key", default="demo-key", show_default=True, help="the one key the server accepts")
-def fake_polygon_ws(port: int, api_key: str) -> None:
-    """Serve Polygon's WebSocket protocol with a live synthetic feed (a trade, a quote and a minute bar of
-    every subscribed symbol each second), for the demo."""
+@replay_options
+def fake_polygon_ws(port: int, api_key: str, replay_from: str | None, replay_speed: float,
+                    replay_origin: float | None) -> None:
+    """Serve Polygon's WebSocket protocol with a live synthetic feed (a trade and a quote of every subscribed
+    symbol each second, its minute bar once the minute ended), for the demo; with --replay-from, the stocks'
+    recorded minute bars of the fake REST server on that replay clock."""
     import time
 
-    from ats_pipelines.fakes.polygon_ws_server import serve
+    from ats_pipelines.fakes.polygon_ws_server import Replay, serve
 
-    with serve(api_key, port, live_feed=True) as server:
+    replay = Replay(_utc(replay_from), replay_speed, replay_origin) if replay_from else None
+    with serve(api_key, port, live_feed=True, replay=replay) as server:
         try:  # Ctrl-C right after the line still ends cleanly
             click.echo(f"fake Polygon WebSocket on {server.url} (Ctrl-C stops it)")
             while True:
@@ -267,7 +313,6 @@ def fake_polygon_ws(port: int, api_key: str) -> None:
 @click.option("--api-key", default="demo-key", show_default=True, help="the one token the server accepts")
 def fake_unusual_whales(port: int, api_key: str) -> None:
     """Serve an hour of synthetic flow alerts in Unusual Whales' REST format (for the demo)."""
-    from datetime import UTC, datetime
 
     from ats_pipelines.fakes.unusual_whales_server import FakeUnusualWhalesServer, demo_alerts
 

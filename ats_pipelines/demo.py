@@ -32,7 +32,8 @@ from rich.table import Table
 from ats_pipelines.db import migrate
 from ats_pipelines.defs.trading.backtest import run_backtest
 from ats_pipelines.defs.trading.risk import RiskLimits
-from ats_pipelines.resources import TimescaleResource
+from ats_pipelines.market_calendar import sessions
+from ats_pipelines.resources import RedisResource, TimescaleResource, redis_keys
 from ats_pipelines.settings import database_url, redact_url
 
 # 20 sessions: Presidents' Day (no session) and the March DST change fall inside.
@@ -72,9 +73,14 @@ SIGNALS = ("trading_signals",)
 ORDERS = ("orders",)
 BOOK = ("positions", "trading_metrics")
 CACHES_AND_MONITORING = ("feature_cache", "model_cache", "trading_cache", "status_cache", "system_metrics")
-# The demo trades old sessions on the simulated broker: signal and market-data age limits would (rightly)
-# refuse two-year-old signals and data, so the demo lifts just those two.
-DEMO_TRADING = {"max_signal_age_minutes": 1e9, "max_data_age_minutes": 1e9}
+# The live stage: the session after the demo range, replayed by the fake live feed on a replay clock (the fake
+# REST server's own bars of that day, each sent once its minute has ended on that clock); `ats stream` stores
+# and hands each bar to `ats live`, which trades it on the same clock under the default risk limits.
+LIVE_SESSION = date(2024, 3, 12)
+LIVE_STAGE_MINUTES = 60  # the first hour of the session, before the summary
+LIVE_STAGE_SPEED = 60.0  # replay-clock seconds per wall second: the hour in a minute
+LIVE_WARMUP_SECONDS = 15.0  # the processes start this long (wall time) before the clock reaches the open
+UI_REPLAY_SPEED_ENV = "ATS_DEMO_REPLAY_SPEED"  # the rest of the session while the UI is up (default: 1, real time)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class Stage:
     assets: tuple[str, ...]
     ranged: bool = False
     config: dict[str, object] | None = None
+    live: bool = False  # not a Dagster run: the live stage (the fake feed, `ats stream` and `ats live`)
 
 
 STAGES = (
@@ -93,10 +100,35 @@ STAGES = (
     Stage("features of every bar (one backfill run)", FEATURES, ranged=True),
     Stage("training run: walk-forward XGBoost, promotion gate", TRAINING),
     Stage("trading signals of the active model", SIGNALS, ranged=True),
-    Stage("orders on the simulated broker", ORDERS, ranged=True, config=DEMO_TRADING),
-    Stage("positions and trading metrics", BOOK, config=DEMO_TRADING),
+    Stage("orders from the stored signals (default limits: too old to trade, blocked with the reason)", ORDERS,
+          ranged=True),
+    Stage(f"live: ats live trades the first {LIVE_STAGE_MINUTES} minutes of {LIVE_SESSION} replayed by the feed "
+          f"({LIVE_STAGE_SPEED:g}x)", (), live=True),
+    Stage("positions and trading metrics", BOOK),
     Stage("Redis caches and system metrics", CACHES_AND_MONITORING),
 )
+
+
+@dataclass(frozen=True)
+class LiveReplay:
+    """One replay clock for the fake feed and `ats live`: it reads ``start`` at wall time ``origin``."""
+
+    start: datetime
+    speed: float
+    origin: float
+
+    @classmethod
+    def from_now(cls, start: datetime, speed: float) -> LiveReplay:
+        """The clock reads ``start`` :data:`LIVE_WARMUP_SECONDS` from now (the processes start meanwhile)."""
+        return cls(start, speed, time.time() + LIVE_WARMUP_SECONDS)
+
+    def args(self) -> list[str]:
+        return ["--replay-from", self.start.isoformat(), "--replay-speed", f"{self.speed:g}",
+                "--replay-origin", f"{self.origin:.3f}"]
+
+
+def live_session_open() -> datetime:
+    return sessions(LIVE_SESSION, LIVE_SESSION)[0].open
 
 
 class Children:
@@ -111,6 +143,9 @@ class Children:
                                    start_new_session=True)
         self._processes.append((name, process))
         return process
+
+    def running(self) -> list[tuple[str, subprocess.Popen]]:
+        return list(self._processes)
 
     def stop_all(self, grace_seconds: float = 20.0) -> None:
         for _, process in reversed(self._processes):
@@ -243,8 +278,53 @@ FROM models ORDER BY created_at DESC LIMIT 1
 """
 
 
+BLOCKED_SQL = """
+SELECT a.metadata ->> 'rule' AS rule, count(*) AS signals, min(a.message) AS example
+FROM alerts a JOIN trading_signals s ON s.signal_id = (a.metadata ->> 'signal_id')::uuid
+WHERE a.alert_type = 'risk_limit' AND s."timestamp" >= %(start)s AND s."timestamp" < %(end)s
+GROUP BY 1 ORDER BY 1
+"""
+LIVE_ORDERS_SQL = """
+SELECT o.status, count(*) AS orders FROM orders o JOIN trading_signals s ON s.signal_id = o.signal_id
+WHERE s."timestamp" >= %(start)s AND s."timestamp" < %(end)s GROUP BY 1 ORDER BY 1
+"""
+LIVE_BOOK_SQL = """
+SELECT (SELECT count(*) FROM positions WHERE status = 'open') AS open_positions,
+       (SELECT coalesce(sum(pnl), 0)::float8 FROM positions WHERE status = 'open') AS unrealised,
+       (SELECT metric_value::float8 FROM trading_metrics WHERE metric_name = 'equity' AND timeframe = '1m'
+        ORDER BY "timestamp" DESC LIMIT 1) AS equity
+"""
+
+
+def trading_tables(timescale: TimescaleResource) -> list[Table]:
+    """What the default limits let through: the stored signals' blocks (with a reason each), and the live
+    stage's orders, positions and equity."""
+    window = dict(zip(("start", "end"), demo_window(), strict=True))
+    live_day = datetime.combine(LIVE_SESSION, datetime.min.time(), UTC)
+    live = {"start": live_day, "end": live_day + timedelta(days=1)}
+    blocked = Table(title=f"orders from the stored signals of {DEMO_RANGE[0]}...{DEMO_RANGE[1]}, under the default "
+                    "limits", title_justify="left")
+    for column in ("rule", "signals blocked", "e.g."):
+        blocked.add_column(column, justify="right" if column == "signals blocked" else "left")
+    for rule, count, example in timescale.read(BLOCKED_SQL, window).iter_rows():
+        blocked.add_row(rule, f"{count:,}", example)
+    book = Table(title=f"live: ats live on {LIVE_SESSION} (replayed)", title_justify="left")
+    book.add_column("under the default limits")
+    book.add_column("value", justify="right")
+    for status, count in timescale.read(LIVE_ORDERS_SQL, live).iter_rows():
+        book.add_row(f"orders {status}", f"{count:,}")
+    for rule, count, _ in timescale.read(BLOCKED_SQL, live).iter_rows():
+        book.add_row(f"signals blocked: {rule}", f"{count:,}")
+    positions, unrealised, equity = timescale.read(LIVE_BOOK_SQL).row(0)
+    book.add_row("open positions", f"{positions:,}")
+    book.add_row("unrealised P&L", f"{unrealised:,.2f}")
+    book.add_row("equity", f"{equity:,.2f}" if equity is not None else "-")
+    return [blocked, book]
+
+
 def summary_tables(timescale: TimescaleResource) -> list[Table]:
-    """Rows per table, the newest model's held-out metrics, and the backtest of the demo's signals."""
+    """Rows per table, the newest model's held-out metrics, the backtest of the demo's signals, and what the
+    default limits let trade (:func:`trading_tables`)."""
     rows = Table(title="rows in the database", title_justify="left")
     rows.add_column("table")
     rows.add_column("rows", justify="right")
@@ -271,7 +351,7 @@ def summary_tables(timescale: TimescaleResource) -> list[Table]:
                           ("max drawdown", f"{result.max_drawdown:.2%}"),
                           ("Sharpe", f"{result.sharpe:.2f}" if result.sharpe is not None else "n/a")):
         pnl.add_row(figure, value)
-    return [rows, model, pnl]
+    return [rows, model, pnl, *trading_tables(timescale)]
 
 
 def choose_vendors(say: Callable[[str], None]) -> list[Vendor]:
@@ -307,10 +387,11 @@ def run_demo(ui: bool, port: int) -> None:
                                                                               str(port + offset)), log))
                 os.environ.update({vendor.base_env: url, **vendor.fake_env})
                 console.print(f"  {vendor.name} fake server: {url}")
-            _pipeline(console, stack)
+            fake_feed = any(v.name == "Polygon" for v in fakes) and not os.environ.get("POLYGON_WS_URL")
+            live = LivePath(port + len(VENDORS), log, fake_feed)
+            _pipeline(console, stack, live)
             if ui:
-                fake_feed = any(v.name == "Polygon" for v in fakes) and not os.environ.get("POLYGON_WS_URL")
-                _serve_ui(console, children, port + len(VENDORS), log, fake_feed)
+                _serve_ui(console, children, live)
     except KeyboardInterrupt:
         console.print("\nstopping: every process the demo started is being stopped")
     finally:
@@ -331,7 +412,57 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _pipeline(console: Console, stack: ExitStack) -> None:
+@dataclass(frozen=True)
+class LivePath:
+    """The live feed (the local fake, replaying a recorded session, unless the real Polygon feed is used),
+    `ats stream` and `ats live`, on one clock."""
+
+    ws_port: int
+    log: IO[str]
+    fake_feed: bool
+
+    def start(self, children: Children, replay: LiveReplay | None) -> None:
+        clock = replay.args() if replay else []
+        if self.fake_feed:
+            feed = children.start("fake-polygon-ws", _ats("fake-polygon-ws", "--port", str(self.ws_port), *clock),
+                                  self.log)
+            _wait_for_http(f"http://127.0.0.1:{self.ws_port}/", feed)
+            os.environ["POLYGON_WS_URL"] = f"ws://127.0.0.1:{self.ws_port}"
+        with open(LOG_DIR / "stream.log", "a") as stream_log:
+            children.start("stream", _ats("stream"), stream_log)
+        with open(LOG_DIR / "live.log", "a") as live_log:
+            children.start("live", _ats("live", "--report-to-dagster", *clock), live_log)
+
+    def run_stage(self) -> str:
+        """The live stage: the first :data:`LIVE_STAGE_MINUTES` of :data:`LIVE_SESSION` through the whole live
+        path, until ``ats live`` has handled the last of them; returns what it did."""
+        if not self.fake_feed:
+            return "skipped: the real Polygon feed is traded on the wall clock while the UI is up"
+        children = Children()
+        opens = live_session_open()
+        last_bar = opens + timedelta(minutes=LIVE_STAGE_MINUTES - 1)
+        redis = RedisResource()
+        redis.client.delete(redis_keys.component_status("live"))
+        try:
+            self.start(children, LiveReplay.from_now(opens, LIVE_STAGE_SPEED))
+            deadline = time.monotonic() + LIVE_WARMUP_SECONDS + LIVE_STAGE_MINUTES * 60 / LIVE_STAGE_SPEED + 180
+            while (handled := _live_last_bar(redis)) is None or handled < last_bar:
+                exited = [name for name, process in children.running() if process.poll() is not None]
+                if exited or time.monotonic() > deadline:
+                    raise RuntimeError(f"the live stage stopped at bar {handled} ({', '.join(exited) or 'too slow'}"
+                                       f"); see {LOG_DIR}/live.log and {LOG_DIR}/stream.log")
+                time.sleep(0.5)
+        finally:
+            children.stop_all()
+        return f"ats live handled every bar to {last_bar:%H:%M} UTC"
+
+
+def _live_last_bar(redis: RedisResource) -> datetime | None:
+    last = redis.client.hget(redis_keys.component_status("live"), "last_bar")
+    return datetime.fromisoformat(last.decode() if isinstance(last, bytes) else last) if last else None
+
+
+def _pipeline(console: Console, stack: ExitStack, live: LivePath) -> None:
     url = database_url()
     console.print(f"database: {redact_url(url)}; universe {os.environ['ATS_UNIVERSE']}; sessions "
                   f"{DEMO_RANGE[0]}...{DEMO_RANGE[1]}; broker {os.environ['ATS_BROKER']}")
@@ -350,6 +481,18 @@ def _pipeline(console: Console, stack: ExitStack) -> None:
             for stage in STAGES:
                 step = progress.add_task(stage.title, total=1)
                 started = time.monotonic()
+                if stage.live:
+                    try:
+                        done = live.run_stage()
+                    except RuntimeError as exc:
+                        progress.console.print(f"[red]FAILED[/] {stage.title}: {exc}")
+                        failed.append(stage.title)
+                        break
+                    progress.update(step, completed=1)
+                    progress.advance(overall)
+                    progress.console.print(f"[green]ok[/] {stage.title} ({time.monotonic() - started:.1f} s, "
+                                           f"{done})")
+                    continue
                 result = materialize(stage)
                 if not result.success and interrupted(result):
                     raise KeyboardInterrupt  # Ctrl-C reached the run: stop as between runs, not "FAILED"
@@ -369,21 +512,22 @@ def _pipeline(console: Console, stack: ExitStack) -> None:
         raise SystemExit(f"a demo run failed ({failed[0]}); its logs are in {log_path} and in the Dagster UI")
 
 
-def _serve_ui(console: Console, children: Children, ws_port: int, log: IO[str], fake_feed: bool) -> None:
-    """The live stream, the live decision loop and ``dg dev`` (webserver and daemon: schedules and sensors run),
-    until Ctrl-C."""
+def _serve_ui(console: Console, children: Children, live: LivePath) -> None:
+    """The live path (the rest of the replayed session, or the real feed on the wall clock) and ``dg dev``
+    (webserver and daemon: schedules and sensors run), until Ctrl-C."""
     stop_on_signals()  # the Dagster runs before reset the process's handlers
-    if fake_feed:
-        feed = children.start("fake-polygon-ws", _ats("fake-polygon-ws", "--port", str(ws_port)), log)
-        _wait_for_http(f"http://127.0.0.1:{ws_port}/", feed)
-        os.environ["POLYGON_WS_URL"] = f"ws://127.0.0.1:{ws_port}"
-        console.print(f"  Polygon WebSocket fake live feed: {os.environ['POLYGON_WS_URL']}")
-    with open(LOG_DIR / "stream.log", "a") as stream_log:
-        children.start("stream", _ats("stream"), stream_log)
+    replay = None
+    if live.fake_feed:
+        speed = float(os.environ.get(UI_REPLAY_SPEED_ENV) or 1.0)
+        replay = LiveReplay.from_now(live_session_open() + timedelta(minutes=LIVE_STAGE_MINUTES), speed)
+        console.print(f"  Polygon WebSocket fake live feed: ws://127.0.0.1:{live.ws_port}, replaying {LIVE_SESSION} "
+                      f"from {replay.start:%H:%M} UTC at {speed:g}x ({UI_REPLAY_SPEED_ENV}); the live clock is the "
+                      "replay's, so orders go out in that session's hours whatever the hour here")
+    live.start(children, replay)
     console.print(f"streaming the universe into Redis and the database (ats stream; log {LOG_DIR}/stream.log)")
-    with open(LOG_DIR / "live.log", "a") as live_log:
-        children.start("live", _ats("live"), live_log)
-    console.print(f"trading each completed bar the stream publishes (ats live; log {LOG_DIR}/live.log)")
+    console.print(f"trading each completed bar the stream publishes under the default limits (ats live; log "
+                  f"{LOG_DIR}/live.log): orders, positions and equity in the database and as materializations of "
+                  "orders and positions in the UI; watch them arrive with: .venv/bin/ats book")
     host, ui_port = UI_ADDRESS
     dg_cli = str(Path(sys.executable).with_name("dg"))
     with open(LOG_DIR / "dagster-dev.log", "a") as ui_log:

@@ -43,7 +43,8 @@ from ats_pipelines.defs.trading.risk import RiskLimits
 from ats_pipelines.fakes.alpaca_server import serve
 from ats_pipelines.fakes.live_market import activate_model, session_bars
 from ats_pipelines.live.bus import publish_bars
-from ats_pipelines.live.loop import LiveLoop, LiveSettings, replay_clock
+from ats_pipelines.live.clock import replay_clock
+from ats_pipelines.live.loop import LiveLoop, LiveSettings
 from ats_pipelines.resources import ModelStoreResource, RedisResource, TimescaleResource, UniverseResource
 from ats_pipelines.resources.brokers import BrokerResource
 from bench.common import fresh_database

@@ -31,7 +31,7 @@ COMMANDS_DAGSTER_DB_URL = with_database(TEST_DATABASE_URL, database_name(TEST_DA
 FRESH = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
 ENV = {**FRESH, "ATS_DATABASE_URL": COMMANDS_DB_URL, "ATS_REDIS_URL": TEST_REDIS_URL,
        "DAGSTER_PG_URL": COMMANDS_DAGSTER_DB_URL.replace("postgresql://", "postgresql+psycopg2://")}
-NEEDS_SCHEMA = ("stream", "emergency-stop", "resume", "backtest")
+NEEDS_SCHEMA = ("stream", "live", "book", "emergency-stop", "resume", "backtest")
 
 
 def readme_commands() -> list[str]:
@@ -194,6 +194,9 @@ def test_every_readme_command_works_as_typed(fresh_databases):
                 outcome = loop.stop(signal.SIGTERM)
             outcome.check()
             assert outcome.returncode == 0 and "live loop stopped" in outcome.output
+        elif name == "ats book":
+            outcome = run(command)
+            assert outcome.returncode == 0 and "open positions" in outcome.output
         elif name == "ats emergency-stop":
             assert outcome.returncode == 0 and "in force" in outcome.output
         elif name == "ats resume":

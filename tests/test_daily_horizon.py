@@ -72,17 +72,33 @@ def test_a_daily_signal_becomes_an_opg_order_filled_at_the_next_open_under_defau
     assert status == "filled" and price == pytest.approx(round(first["open"] * 1.0005, 2), abs=0.006)
 
 
-def test_the_daily_order_reaches_alpaca_as_market_on_open(db, cache, sql_conn, monkeypatch):
+def test_the_daily_order_reaches_alpaca_as_market_on_open_and_fills_at_the_next_open(db, cache, sql_conn,
+                                                                                    monkeypatch):
     monkeypatch.setenv("ALPACA_API_KEY_ID", "demo-key-id")
     monkeypatch.setenv("ALPACA_API_SECRET_KEY", "demo-secret")
     signal = daily_signal(db, sql_conn)
-    strategy = strategy_id(db)
+    strategy, order = strategy_id(db), None
     with serve() as alpaca, BrokerResource(kind="alpaca", alpaca_base_url=alpaca.base_url).broker(
             db, strategy) as broker:
+        alpaca.clock = schedule_time
+        alpaca.prices = {"AAA": 51.25}
         report = place_orders(db, cache, broker, strategy_id=strategy, model_name=DAILY_MODEL, window=WINDOW,
                               limits=RiskLimits(), now=schedule_time())
-        sent = alpaca.by_client_id[client_order_id(order_id(signal, strategy))]
-    assert report.submitted == 1 and sent["time_in_force"] == "opg"
+        order = order_id(signal, strategy)
+        sent = alpaca.by_client_id[client_order_id(order)]
+        assert report.submitted == 1 and sent["time_in_force"] == "opg"
+        assert reconcile_orders(db, broker, strategy_id=strategy) == 0  # the evening: it waits for the open
+        assert sent["status"] == "accepted" and broker.positions() == []
+        next_open = datetime(2024, 3, 7, 9, 30, tzinfo=NEW_YORK)
+        alpaca.clock = lambda: next_open - timedelta(seconds=1)
+        assert reconcile_orders(db, broker, strategy_id=strategy) == 0 and sent["status"] == "accepted"
+        alpaca.clock = lambda: next_open
+        assert reconcile_orders(db, broker, strategy_id=strategy) == 1
+        held = broker.positions()
+    status, quantity, price = sql_conn.execute("SELECT status, filled_quantity::float8, filled_price::float8"
+                                               " FROM orders WHERE order_id = %s", (order,)).fetchone()
+    assert (status, price) == ("filled", 51.25) and quantity == held[0].qty > 0
+    assert sent["filled_at"].startswith("2024-03-07T14:30:00")  # 09:30 New York
 
 
 def test_a_stale_daily_signal_is_blocked_with_its_reason(db, cache, sql_conn):

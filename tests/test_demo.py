@@ -1,7 +1,8 @@
-"""The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset and prints
-the summary; then the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's
-package, no browser download): the asset graph, every table's asset with its latest materialization, the
-features asset's automation condition, one run. Screenshots land in test-output/ui/."""
+"""The README's main command as a newcomer meets it: `ats demo --no-ui` materializes every asset, trades the
+first hour of a replayed session live (the fake feed, `ats stream`, `ats live`) and prints the summary; then
+the Dagster UI, started on the demo's instance, is driven in headless Chromium (Debian's package, no browser
+download): the asset graph, every table's asset with its latest materialization, the features asset's
+automation condition, one run. Screenshots land in test-output/ui/."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ import redis
 from dagster._core.instance.ref import InstanceRef
 from psycopg import sql
 
-from ats_pipelines.demo import DEMO_RANGE
+from ats_pipelines.demo import DEMO_RANGE, LIVE_SESSION
 from ats_pipelines.market_calendar import sessions
-from ats_pipelines.settings import with_database
-from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, free_port, recreate_database
+from ats_pipelines.settings import database_name, with_database
+from tests.conftest import TEST_DATABASE_URL, free_port, recreate_database
 
-DEMO_DB_URL = with_database(TEST_DATABASE_URL, "ats_test_demo")
-DEMO_REDIS_URL = TEST_REDIS_URL.rsplit("/", 1)[0] + "/14"
+DEMO_DB_URL = with_database(TEST_DATABASE_URL, database_name(TEST_DATABASE_URL) + "_demo")  # beside the test db
+DEMO_REDIS_URL = os.environ.get("ATS_TEST_DEMO_REDIS_URL", "redis://127.0.0.1:6379/14")
 SCREENSHOTS = Path(__file__).parent.parent / "test-output" / "ui"
 CHROMIUM = "/usr/bin/chromium"
 SESSIONS = len(sessions(*(date.fromisoformat(d) for d in DEMO_RANGE)))
@@ -77,23 +78,39 @@ def test_the_demo_materializes_every_asset_and_prints_the_summary(demo):
     with psycopg.connect(DEMO_DB_URL) as conn:
         regular = dict(conn.execute(
             "SELECT symbol, count(*) FROM stock_aggs WHERE timeframe = '1m' AND adjusted"
-            " AND (timestamp AT TIME ZONE 'America/New_York')::time BETWEEN '09:30' AND '15:59' GROUP BY 1"))
+            " AND (timestamp AT TIME ZONE 'America/New_York')::time BETWEEN '09:30' AND '15:59'"
+            " AND timestamp::date <= %s GROUP BY 1", (DEMO_RANGE[1],)))
         rollups, hours = conn.execute(
             "SELECT (SELECT count(*) FROM stock_aggs_1h), count(DISTINCT (symbol, date_trunc('hour', timestamp)))"
-            " FROM stock_aggs WHERE timeframe = '1m'").fetchone()
+            " FROM stock_aggs WHERE timeframe = '1m' AND timestamp::date <= %s", (DEMO_RANGE[1],)).fetchone()
         tables = [t for t, in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
         empty = [t for t in tables if not conn.execute(
             sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(sql.Identifier(t))).fetchone()[0]]
         runs = conn.execute("SELECT status FROM model_training_runs").fetchall()
         model = conn.execute("SELECT status, (metrics -> 'held_out' ->> 'auc')::float8 FROM models").fetchall()
-        orders = conn.execute("SELECT count(*) FROM orders WHERE status = 'filled'").fetchone()[0]
+        orders = dict(conn.execute(
+            "SELECT s.timestamp::date = %s, count(*) FROM orders o JOIN trading_signals s USING (signal_id)"
+            " WHERE o.status = 'filled' GROUP BY 1", (LIVE_SESSION,)).fetchall())
+        live_bars = conn.execute("SELECT count(*) FROM stock_aggs WHERE timeframe = '1m' AND adjusted AND"
+                                 " timestamp::date = %s", (LIVE_SESSION,)).fetchone()[0]
+        blocked = dict(conn.execute("SELECT metadata ->> 'rule', count(*) FROM alerts WHERE alert_type = 'risk_limit'"
+                                    " GROUP BY 1").fetchall())
+        held = conn.execute("SELECT count(*) FROM positions WHERE status = 'open' AND quantity > 0").fetchone()[0]
+        equity = conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'"
+                              " AND timestamp::date = %s", (LIVE_SESSION,)).fetchone()[0]
     assert SESSIONS == 20 and regular == {"AAPL": regular["AAPL"], "SPY": SESSIONS * 390}
-    assert rollups == hours > 2 * SESSIONS * 7  # every hour with a 1m bar, extended hours included
+    # Every hour of the demo range with a 1m bar, extended hours included (the live session's bars came after the
+    # roll-up run: their hours roll up at its next run).
+    assert rollups == hours > 2 * SESSIONS * 7
     # No bad records, no stop, no live stream without the UI: every other table has rows.
     assert set(empty) <= {"ingest_rejects", "emergency_events", "stream_bar_watermarks"}
     # The fake market's minute returns carry a little momentum: the model finds it and is promoted
     assert runs == [("completed",)] and len(model) == 1 and model[0][0] == "active" and model[0][1] > 0.55
-    assert orders > 0
+    # Under the default limits the stored signals of the demo range are too old to trade: each is blocked with
+    # its reason; every filled order is the live stage's, on the replayed session, and shows as a position.
+    assert blocked.get("signal_age", 0) > 0 and orders.get(False) is None and orders.get(True, 0) > 0
+    assert held > 0 and equity >= 50 and live_bars > 0
+    assert "live: ats live on 2024-03-12" in out and "signal_age" in out
 
 
 def test_the_ui_shows_the_graph_every_asset_materialized_and_a_run(demo):

@@ -7,13 +7,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
+from click.testing import CliRunner
 
+from ats_pipelines.cli import main
 from ats_pipelines.defs.features.assets import features
 from ats_pipelines.defs.features.technical import NAMES
 from ats_pipelines.defs.models import registry
@@ -22,13 +26,18 @@ from ats_pipelines.defs.models.signals import signal_rows
 from ats_pipelines.defs.trading.orders import client_order_id
 from ats_pipelines.fakes.alpaca_server import serve
 from ats_pipelines.fakes.live_market import activate_model, session_bars
+from ats_pipelines.fakes.polygon_ws_server import Replay, minute_bar_events
+from ats_pipelines.fakes.polygon_ws_server import serve as serve_ws
 from ats_pipelines.live.bus import BarConsumer, publish_bars
+from ats_pipelines.live.dagster_events import report_to_dagster
 from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.loop import LiveLoop, LiveSettings
+from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelStoreResource, redis_keys
 from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.stream.routes import ROUTES
 from tests.conftest import REPO_ROOT, TEST_REDIS_URL, feature_resources, metadata, run
+from tests.stream_harness import service_for, streaming, wait_until
 
 SYMBOLS = ["AAA", "BBB", "CCC"]
 DAY = date(2024, 3, 6)  # a Wednesday; the two sessions before it give the lead-in
@@ -341,3 +350,55 @@ def test_after_a_gap_the_stream_filled_from_rest_live_features_still_equal_the_s
               if k[1] <= fed["timestamp"].max() and not (k[0] == "AAA" and k[1] in gap)}
     assert set(values) == set(stored)
     assert max(abs(values[k] - v) for k, v in stored.items()) <= 1e-9
+
+
+def test_the_replayed_feed_through_ats_stream_and_ats_live_trades_under_default_limits_and_shows_positions(
+        db, cache, sql_conn, store):
+    """The demo's live path in one process: the fake live feed replays a recorded session (the fake REST
+    server's bars) on a replay clock, the stream stores each minute bar and hands it on, the loop trades it on
+    the same clock with the simulated broker and the default limits; orders fill and show as positions."""
+    symbols, day = ["AAPL", "SPY"], date(2024, 3, 14)  # a session whose first minutes the model calls both ways
+    am = ROUTES["stocks"]["AM"]
+    for previous in (date(2024, 3, 12), date(2024, 3, 13)):  # the warm window and the model's training data
+        db.write("stock_aggs", pl.concat([am.column_map.map(minute_bar_events(s, previous), flavour="stream",
+                                                            constants=am.constants).rows for s in symbols]))
+    run([features], {"timescale": db}, "2024-03-12", "2024-03-13")
+    activate_model(db, store, MODEL, datetime(2024, 3, 14, tzinfo=UTC))
+    opens = sessions(day, day)[0].open
+    replay = Replay(opens - timedelta(minutes=3), speed=60.0, origin=time.time() + 3)
+    stop, last_bar = threading.Event(), opens + timedelta(minutes=20)
+    instance = dg.DagsterInstance.ephemeral()
+    with serve_ws(live_feed=True, replay=replay) as feed_server, \
+            streaming(service_for(feed_server, db, cache, stocks=symbols)), \
+            LiveLoop(db, cache, BrokerResource(kind="simulated"), store, symbols, LiveSettings(model_name=MODEL),
+                     clock=replay.clock(), consumer="demo", on_book_change=report_to_dagster(instance)) as loop:
+        thread = threading.Thread(target=loop.run, args=(stop,), kwargs={"block_ms": 100})
+        thread.start()
+        try:
+            wait_until(lambda: (cache.client.hget(redis_keys.component_status("live"), "last_bar") or "")
+                       >= last_bar.isoformat(), timeout=120)
+        finally:
+            stop.set()
+            thread.join(30)
+    orders = sql_conn.execute(
+        "SELECT o.symbol, o.side, o.status, s.timestamp FROM orders o JOIN trading_signals s USING (signal_id)"
+        " ORDER BY s.timestamp").fetchall()
+    assert orders and all(opens <= bar and bar.date() == day for *_, bar in orders)  # regular session only
+    blocked = {r for r, in sql_conn.execute("SELECT message FROM alerts WHERE alert_type = 'risk_limit'")}
+    assert not any("minutes old" in r for r in blocked)  # traded as it came: no signal too old
+    filled = {s for s, side, status, _ in orders if side == "buy" and status == "filled"}
+    held = dict(sql_conn.execute("SELECT symbol, quantity::float8 FROM positions WHERE status = 'open'").fetchall())
+    assert filled and set(held) <= set(symbols) and held and all(q > 0 for q in held.values())
+    equity = sql_conn.execute("SELECT count(*) FROM trading_metrics WHERE metric_name = 'equity'"
+                              " AND timestamp >= %s", (opens,)).fetchone()[0]
+    assert equity >= 20  # one point per handled bar of the session
+    shown_in_ui = instance.get_latest_materialization_event(dg.AssetKey("positions")).asset_materialization
+    assert shown_in_ui.metadata["open_positions"].value == len(held)
+    assert instance.get_latest_materialization_event(dg.AssetKey("orders")).asset_materialization.partition == f"{day}"
+    shown = CliRunner().invoke(main, ["book"], env={"ATS_DATABASE_URL": db_url(), "ATS_REDIS_URL": TEST_REDIS_URL,
+                                                    "COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert any("last_bar" in line and f"{day}T" in line for line in lines)
+    for symbol, quantity in held.items():  # each open position with its quantity and P&L
+        assert any(f" {symbol} " in line and f" {quantity:g} " in line and "%" in line for line in lines)

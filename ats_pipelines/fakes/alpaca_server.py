@@ -2,11 +2,14 @@
 
 Decimals as strings, RFC 3339 times with nanoseconds, UUID ids, ``client_order_id`` unique (a repeat gets
 422 as from Alpaca). Market orders fill at once at :attr:`prices` (all, or :attr:`partial_fill_share` of
-them; a symbol in :attr:`reject_symbols` is rejected with 403). ``accept_then_stall_seconds`` makes the
-next submit accept the order and then hold the answer back, as a network drop after the broker took it;
-``unavailable_posts`` answers that many submits with 503 without taking them; ``unavailable_gets`` (path ->
-count) answers that many GETs of a path with 503 and ``Retry-After: retry_after`` (a look-up by
-``client_order_id`` that cannot say whether the order exists, positions that cannot be read).
+them; a symbol in :attr:`reject_symbols` is rejected with 403), except market-on-open ones
+(``time_in_force: opg``): as at Alpaca they wait, ``accepted``, for the next NYSE session's open on
+:attr:`clock` (the wall clock unless a test sets it), and fill at :attr:`prices` on the first request after it.
+``accept_then_stall_seconds`` makes the next submit accept the order and then hold the answer back, as a
+network drop after the broker took it; ``unavailable_posts`` answers that many submits with 503 without taking
+them; ``unavailable_gets`` (path -> count) answers that many GETs of a path with 503 and ``Retry-After:
+retry_after`` (a look-up by ``client_order_id`` that cannot say whether the order exists, positions that
+cannot be read).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from http.server import ThreadingHTTPServer
@@ -23,10 +27,15 @@ from urllib.parse import parse_qsl, urlsplit
 import orjson
 
 from ats_pipelines.fakes.json_http import JsonHandler, serve_in_thread
+from ats_pipelines.market_calendar import next_session_times
+
+
+def _stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as Alpaca sends them
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "123Z"  # nanoseconds, as Alpaca sends them
+    return _stamp(datetime.now(UTC))
 
 
 class _Handler(JsonHandler):
@@ -44,6 +53,7 @@ class _Handler(JsonHandler):
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
         with self.server.lock:
+            self.server.open_the_session()
             if self.server.unavailable_gets.get(parts.path):
                 self.server.unavailable_gets[parts.path] -= 1
                 return self.send(503, {"code": 50300000, "message": "service unavailable"},
@@ -72,6 +82,7 @@ class _Handler(JsonHandler):
             return None
         body = orjson.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         with self.server.lock:
+            self.server.open_the_session()
             if self.server.unavailable_posts:  # a 503 before anything was taken
                 self.server.unavailable_posts -= 1
                 return self.send(503, {"code": 50300000, "message": "service unavailable"})
@@ -90,6 +101,7 @@ class _Handler(JsonHandler):
             return None
         parts = urlsplit(self.path)
         with self.server.lock:
+            self.server.open_the_session()
             if parts.path == "/v2/orders":
                 canceled = [o for o in self.server.orders.values() if o["status"] in OPEN]
                 for order in canceled:
@@ -131,6 +143,8 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.arrivals: dict[str, float] = {}  # client_order_id -> time.time() when the order arrived
         self.cash = 100_000.0
         self.last_equity = 100_000.0
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.at_open: dict[str, datetime] = {}  # order id of a waiting opg order -> the open it fills at
 
     @property
     def base_url(self) -> str:
@@ -141,7 +155,8 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         self.arrivals[body["client_order_id"]] = time.time()
         qty = float(body["qty"])
         price = self.prices.get(body["symbol"], 100.0)
-        filled = qty * self.partial_fill_share if self.fill else 0.0
+        opens = next_session_times(self.clock())[0] if body["time_in_force"] == "opg" else None
+        filled = qty * self.partial_fill_share if self.fill and opens is None else 0.0
         status = "filled" if filled == qty else "partially_filled" if filled else "accepted"
         order = {"id": str(uuid.uuid4()), "client_order_id": body["client_order_id"], "created_at": _now(),
                  "updated_at": _now(), "submitted_at": _now(), "filled_at": _now() if filled == qty else None,
@@ -153,6 +168,8 @@ class FakeAlpacaServer(ThreadingHTTPServer):
                  "extended_hours": False, "legs": None}
         self.orders[order["id"]] = order
         self.by_client_id[order["client_order_id"]] = order
+        if opens is not None:
+            self.at_open[order["id"]] = opens
         if filled:
             delta = filled if body["side"] == "buy" else -filled
             self.cash -= delta * price
@@ -163,15 +180,26 @@ class FakeAlpacaServer(ThreadingHTTPServer):
         """Fill every open order now at :attr:`prices` (as the market would between two runs)."""
         with self.lock:
             for order in self.orders.values():
-                if order["status"] not in OPEN:
-                    continue
-                price = self.prices.get(order["symbol"], 100.0)
-                delta = float(order["qty"]) - float(order["filled_qty"])
-                order.update(status="filled", filled_qty=order["qty"], filled_avg_price=f"{price:.2f}",
-                             filled_at=_now(), updated_at=_now())
-                signed = delta if order["side"] == "buy" else -delta
-                self.cash -= signed * price
-                self._move(order["symbol"], signed, price)
+                if order["status"] in OPEN:
+                    self._fill(order, datetime.now(UTC))
+
+    def open_the_session(self) -> None:
+        """Fill the waiting market-on-open orders whose open has come on :attr:`clock` (call under the lock)."""
+        now = self.clock()
+        for order_id, opens in list(self.at_open.items()):
+            if opens <= now:
+                del self.at_open[order_id]
+                if self.orders[order_id]["status"] in OPEN:
+                    self._fill(self.orders[order_id], opens)
+
+    def _fill(self, order: dict[str, Any], at: datetime) -> None:
+        price = self.prices.get(order["symbol"], 100.0)
+        delta = float(order["qty"]) - float(order["filled_qty"])
+        order.update(status="filled", filled_qty=order["qty"], filled_avg_price=f"{price:.2f}",
+                     filled_at=_stamp(at), updated_at=_now())
+        signed = delta if order["side"] == "buy" else -delta
+        self.cash -= signed * price
+        self._move(order["symbol"], signed, price)
 
     def _move(self, symbol: str, delta: float, price: float) -> None:
         held = self.positions.get(symbol)

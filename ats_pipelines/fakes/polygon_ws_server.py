@@ -2,7 +2,8 @@
 
 It serves ``/stocks`` and ``/crypto``: the ``connected`` status on connect, ``auth_success`` or
 ``auth_failed`` for the key, one ``success`` status per subscribed topic, then whatever frames the caller
-publishes. Faults a live feed has are one call away: :meth:`drop` closes the connections mid-stream,
+publishes (or, with ``live_feed``, a synthetic feed on the wall clock or on a :class:`Replay` clock). Faults a
+live feed has are one call away: :meth:`drop` closes the connections mid-stream,
 ``refuse_next = "max_connections"`` turns the next client away, and any text can be published as a frame.
 It runs its own event loop in a thread, so a test (or a benchmark) drives it from ordinary code.
 """
@@ -12,25 +13,45 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 
 import orjson
 import websockets
 
 from ats_pipelines.fakes import polygon_data
+from ats_pipelines.live.clock import replay_clock, wall_clock
+from ats_pipelines.market_calendar import NEW_YORK
 
 CONNECTED = [{"ev": "status", "status": "connected", "message": "Connected Successfully"}]
+
+
+@dataclass(frozen=True)
+class Replay:
+    """The live feed on a replay clock (:func:`~ats_pipelines.live.clock.replay_clock`: ``start`` at wall time
+    ``origin``, ``speed`` times wall speed): a stock's minute aggregates are the recorded ones of the fake REST
+    server (:func:`minute_bar_events`), each sent once its minute has ended on this clock; trades and quotes
+    are stamped on it too; crypto is not replayed. ``ats live`` given the same three values trades the feed on
+    the same clock."""
+
+    start: datetime
+    speed: float = 1.0
+    origin: float | None = None
+
+    def clock(self) -> Callable[[], datetime]:
+        return replay_clock(self.start, self.speed, self.origin)
 
 
 class FakePolygonWebSocket:
     """See the module docstring; ``url`` is the base (append ``/stocks`` or ``/crypto``)."""
 
-    def __init__(self, api_key: str = "demo-key", live_feed: bool = False) -> None:
+    def __init__(self, api_key: str = "demo-key", live_feed: bool = False, replay: Replay | None = None) -> None:
         self.api_key = api_key
         self.live_feed = live_feed  # push a trade, a quote and a minute bar of each subscribed symbol every second
+        self.replay = replay  # with live_feed: the recorded bars on a replay clock instead of a walk on the wall clock
         self.refuse_next: str | None = None
         self.subscriptions: list[tuple[str, str]] = []
         self.connections = 0
@@ -97,7 +118,7 @@ class FakePolygonWebSocket:
                                                  "message": f"subscribed to: {topic}"}
                                                 for topic in request["params"].split(",")]).decode())
                     if self.live_feed:
-                        feeds.append(asyncio.create_task(_live_feed(ws, request["params"].split(","))))
+                        feeds.append(asyncio.create_task(_live_feed(ws, request["params"].split(","), self.replay)))
         except websockets.ConnectionClosed:
             pass
         finally:
@@ -133,21 +154,40 @@ class FakePolygonWebSocket:
         self._call(close())
 
 
-async def _live_feed(ws, topics: list[str]) -> None:
-    """Every second, a trade and a quote of each subscribed symbol stamped with the current time (a random
-    walk); as Polygon does, a minute aggregate (``AM``/``XA``) is sent once its minute has ended."""
+async def _live_feed(ws, topics: list[str], replay: Replay | None = None) -> None:
+    """Every tick (a second of the feed's clock, at most a second of wall time), a trade and a quote of each
+    subscribed symbol stamped with the clock's time; as Polygon does, a minute aggregate (``AM``/``XA``) is
+    sent once its minute has ended. On the wall clock prices are a random walk; with ``replay`` a stock's
+    aggregates are the recorded ones of the replayed day, its trades and quotes walk from their closes, and
+    crypto topics stay silent (nothing recorded to replay)."""
+    clock = replay.clock() if replay else wall_clock
+    tick_seconds = min(1.0, 1.0 / replay.speed) if replay else 1.0
     price: dict[str, float] = {}
     forming: dict[str, dict] = {}  # topic -> the aggregate of the minute in progress
+    recorded: dict[str, deque] = {}  # replay: AM topic -> its recorded aggregates not yet sent
+    recorded_day: date | None = None
     sequence = 0
     while True:
-        now_ms = int(time.time() * 1000)
+        now_ms = int(clock().timestamp() * 1000)
+        if replay and recorded_day != (day := clock().astimezone(NEW_YORK).date()):
+            recorded_day = day  # from the first minute still to end: a live feed sends no past minutes
+            recorded = {t: deque(e for e in minute_bar_events(t[3:], day) if e["e"] > now_ms)
+                        for t in topics if t.startswith("AM.")}
         minute = now_ms // 60_000 * 60_000
         events = []
         for topic in topics:
             ev, _, name = topic.partition(".")
+            side = {"sym": name} if ev in {"T", "Q", "AM"} else {"pair": name}
+            if replay and ev not in {"T", "Q", "AM"}:
+                continue  # a replay carries the recorded stocks only
+            if ev == "AM" and replay:
+                while recorded.get(topic) and recorded[topic][0]["e"] <= now_ms:
+                    bar = recorded[topic].popleft()
+                    events.append(bar)
+                    price[name] = bar["c"]
+                continue
             sequence += 1
             p = price[name] = round(price.get(name, 100.0) * (1 + random.gauss(0, 0.0005)), 4)
-            side = {"sym": name} if ev in {"T", "Q", "AM"} else {"pair": name}
             if ev in {"T", "XT"}:
                 events.append({"ev": ev, **side, "x": 4, "i": str(sequence), "p": p, "s": 100, "t": now_ms,
                                "q": sequence})
@@ -163,13 +203,15 @@ async def _live_feed(ws, topics: list[str]) -> None:
                 if bar is None:
                     bar = forming[topic] = {"o": p, "h": p, "l": p, "c": p, "v": 0, "s": minute}
                 bar.update(h=max(bar["h"], p), l=min(bar["l"], p), c=p, v=bar["v"] + 1000)
-        await ws.send(orjson.dumps(events).decode())
-        await asyncio.sleep(1)
+        if events:
+            await ws.send(orjson.dumps(events).decode())
+        await asyncio.sleep(tick_seconds)
 
 
 @contextmanager
-def serve(api_key: str = "demo-key", port: int = 0, live_feed: bool = False) -> Iterator[FakePolygonWebSocket]:
-    server = FakePolygonWebSocket(api_key, live_feed).start(port)
+def serve(api_key: str = "demo-key", port: int = 0, live_feed: bool = False,
+          replay: Replay | None = None) -> Iterator[FakePolygonWebSocket]:
+    server = FakePolygonWebSocket(api_key, live_feed, replay).start(port)
     try:
         yield server
     finally:

@@ -11,7 +11,8 @@ For each stream entry (every symbol's bar of one minute, :mod:`.bus`), in order:
    (:func:`~ats_pipelines.defs.trading.orders.place_orders`: sizing, risk limits, the emergency stop read
    right before each submit, ``client_order_id`` derived from the signal), for the signals of this bar only,
    on the live clock: a signal's age runs from its bar's end, and nothing goes out outside the regular
-   session; then open orders are reconciled and the equity is recorded in ``trading_metrics``;
+   session; then open orders are reconciled, the strategy's ``positions`` synced from the broker (quantity,
+   prices, unrealised P&L, as the ``positions`` asset does) and the equity recorded in ``trading_metrics``;
 4. only then the entry is acknowledged. A crash anywhere before leaves it pending: the restarted loop
    handles it again, and the ids make the replay add nothing.
 
@@ -27,13 +28,20 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import polars as pl
 
-from ats_pipelines.defs.trading.orders import PlacementReport, place_orders, placement_lock, reconcile_orders
+from ats_pipelines.defs.trading.orders import (
+    PlacementReport,
+    place_orders,
+    placement_lock,
+    reconcile_orders,
+    sync_positions,
+)
 from ats_pipelines.defs.trading.strategies import Strategy, ensure_strategy, strategies
 from ats_pipelines.live.bus import BarConsumer, BarEntry
+from ats_pipelines.live.clock import wall_clock
 from ats_pipelines.live.features import LiveFeatures, write_features
 from ats_pipelines.live.scoring import ActiveScorer
 from ats_pipelines.resources import ModelStoreResource, RedisResource, TimescaleResource, redis_keys
@@ -41,19 +49,10 @@ from ats_pipelines.resources.broker import Broker
 from ats_pipelines.resources.brokers import BrokerResource
 
 log = logging.getLogger("ats_pipelines.live")
+# Told after a bar that placed or settled orders: the bar, what placement did, the positions now held.
+BookListener = Callable[[BarEntry, PlacementReport, pl.DataFrame], None]
 RETRY_SECONDS = 2.0
 LOCK_WAIT_SECONDS = 10.0  # a batch orders run of the same strategy holds its lock: the entry waits, then retries
-
-
-def wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def replay_clock(start: datetime, speed: float = 1.0) -> Callable[[], datetime]:
-    """A clock that starts at ``start`` and runs ``speed`` times wall speed: a recorded session traded as if
-    live (the limits then judge ages on this clock exactly as on the wall clock)."""
-    origin = time.monotonic()
-    return lambda: start + timedelta(seconds=(time.monotonic() - origin) * speed)
 
 
 @dataclass(frozen=True)
@@ -87,7 +86,7 @@ class LiveLoop:
     def __init__(self, timescale: TimescaleResource, redis: RedisResource, broker: BrokerResource,
                  store: ModelStoreResource, symbols: Sequence[str], settings: LiveSettings | None = None,
                  clock: Callable[[], datetime] = wall_clock, consumer: str | None = None,
-                 workers: int | None = 1) -> None:
+                 workers: int | None = 1, on_book_change: BookListener | None = None) -> None:
         self.timescale, self.redis, self.broker_resource = timescale, redis, broker
         self.settings = settings or LiveSettings()
         self.clock = clock
@@ -96,6 +95,7 @@ class LiveLoop:
         self.bus = BarConsumer(redis, self.settings.timeframe, consumer)
         self.strategy_id = ensure_strategy(timescale, self.settings.strategy, self.settings.model_name,
                                            dict(self.settings.limits))
+        self.on_book_change = on_book_change
         self._stack = ExitStack()
         self.broker: Broker | None = None
 
@@ -150,8 +150,12 @@ class LiveLoop:
             # The orders first; then what only readers wait for.
             latest = [self.features.newest(symbol) == entry.timestamp for symbol in wide["symbol"]]
             write_features(self.redis, wide, s.timeframe, s.history, s.feature_ttl_seconds, latest)
-            reconcile_orders(self.timescale, self.broker, strategy.limits.pending_expiry_minutes, self.strategy_id)
+            settled = reconcile_orders(self.timescale, self.broker, strategy.limits.pending_expiry_minutes,
+                                       self.strategy_id)
+            held = sync_positions(self.timescale, self.broker, self.strategy_id)
         self._record(entry, report, seconds)
+        if self.on_book_change is not None and (report.submitted or settled):
+            self.on_book_change(entry, report, held)
         self.bus.ack(entry)
         return BarHandled(entry.timestamp, entry.bars.height, wide.height, signals.height, report, seconds)
 
