@@ -24,6 +24,7 @@ bench: setup
 	$(VENV)/python -m bench.stream_bench
 	$(VENV)/python -m bench.live_bench
 	$(VENV)/python -m bench.placement_bench
+	$(VENV)/python -m bench.scale_bench
 
 lint: setup
 	$(VENV)/ruff check ats_pipelines tests bench

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -189,3 +190,13 @@ def _timescale_required() -> Iterator[None]:
             os.environ.pop("ATS_TIMESCALE")
         else:
             os.environ["ATS_TIMESCALE"] = previous
+
+
+@pytest.fixture
+def t0() -> datetime:
+    """The first signal's bar: ten minutes ago, so the default limits let the signals of the next minutes trade
+    (a signal's age runs from its bar's end; the newest bar is minutes old, as in a session), all on one
+    day's partition (before midnight UTC when the minutes would cross it)."""
+    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
+    midnight = (start + timedelta(minutes=9)).replace(hour=0, minute=0)
+    return midnight - timedelta(minutes=9) if start < midnight else start

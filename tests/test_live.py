@@ -362,7 +362,7 @@ def test_the_replayed_feed_through_ats_stream_and_ats_live_trades_under_default_
     for previous in (date(2024, 3, 12), date(2024, 3, 13)):  # the warm window and the model's training data
         db.write("stock_aggs", pl.concat([am.column_map.map(minute_bar_events(s, previous), flavour="stream",
                                                             constants=am.constants).rows for s in symbols]))
-    run([features], {"timescale": db}, "2024-03-12", "2024-03-13")
+    run([features], feature_resources(db), "2024-03-12", "2024-03-13")
     activate_model(db, store, MODEL, datetime(2024, 3, 14, tzinfo=UTC))
     opens = sessions(day, day)[0].open
     replay = Replay(opens - timedelta(minutes=3), speed=60.0, origin=time.time() + 3)

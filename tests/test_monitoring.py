@@ -75,7 +75,7 @@ def test_fifo_lots_follow_splits_and_collect_dividends_once():
     assert fifo_book(fills, actions, until=datetime(2024, 3, 10, tzinfo=UTC)).dividends == 0.0  # not yet paid
 
 
-def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_conn, monkeypatch):
+def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_conn, monkeypatch, t0):
     from ats_pipelines.defs.monitoring.assets import trading_metrics
     from ats_pipelines.fakes.alpaca_server import serve
     from tests.test_trading import broker_for, trade, write_signals
@@ -85,8 +85,8 @@ def test_trading_metrics_record_equity_exposure_and_the_curve(db, cache, sql_con
         monkeypatch.setenv(name, value)
     with serve() as alpaca:
         alpaca.prices = {"AAPL": 190.0}
-        write_signals(db, sql_conn, [("AAPL", "buy", 0)])
-        trade(db, cache, alpaca)
+        write_signals(db, sql_conn, t0, [("AAPL", "buy", 0)])
+        trade(db, cache, alpaca, t0)
         alpaca.last_equity = 99_000.0
         result = dg.materialize([trading_metrics], instance=dg.DagsterInstance.ephemeral(),
                                 resources={"timescale": db, "broker": broker_for(alpaca)})

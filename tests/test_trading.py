@@ -34,16 +34,6 @@ def alpaca(monkeypatch):
         yield server
 
 
-@pytest.fixture
-def t0() -> datetime:
-    """The first signal's bar: ten minutes ago, so the default limits let the signals of the next minutes trade
-    (a signal's age runs from its bar's end; the newest bar is minutes old, as in a session), all on one
-    day's partition (before midnight UTC when the minutes would cross it)."""
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
-    midnight = (start + timedelta(minutes=9)).replace(hour=0, minute=0)
-    return midnight - timedelta(minutes=9) if start < midnight else start
-
-
 def day_of(t0: datetime) -> str:
     return f"{t0:%Y-%m-%d}"
 
