@@ -12,6 +12,7 @@ time, a bar's end) and ``received_ms`` (when the stream read its frame), both Un
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,14 +97,18 @@ def _crypto_trade(event: dict) -> dict:
     return {**event, "i": str(trade_id)} if type(trade_id) is int else event
 
 
+# Key builders validate what they format: built once per symbol, not per event.
+@functools.lru_cache(maxsize=65_536)
 def _last_trade(symbol: str) -> str:
     return redis_keys.WS_LAST_TRADE.build(symbol=symbol)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _last_quote(symbol: str) -> str:
     return redis_keys.WS_LAST_QUOTE.build(symbol=symbol)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _minute_agg(symbol: str) -> str:
     return redis_keys.WS_AGG.build(symbol=symbol, timeframe="1m")
 

@@ -11,7 +11,6 @@ lets one training of a name run at a time. Otherwise the new model is kept as ``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
+from ats_pipelines.db.locks import advisory_lock
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -48,17 +48,9 @@ def training_lock(timescale: TimescaleResource, model_name: str) -> Iterator[Non
     """Hold the model name's PostgreSQL advisory lock (a session lock on a connection kept for the block) for
     the whole training, so one training of a name runs at a time, whoever starts it; a second one raises
     :class:`TrainingBusy` at once instead of waiting."""
-    key = int.from_bytes(hashlib.blake2b(f"training:{model_name}".encode(), digest_size=8).digest()) % 2**63
-    with timescale.connection() as conn:
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-            conn.rollback()
-            raise TrainingBusy(f"another training of {model_name} is running; this one did not start")
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            conn.commit()
+    with advisory_lock(timescale, f"training:{model_name}", 0.0, lambda: TrainingBusy(
+            f"another training of {model_name} is running; this one did not start")):
+        yield
 
 
 @dataclass(frozen=True)

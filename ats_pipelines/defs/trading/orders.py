@@ -14,7 +14,6 @@ alert, for reconciliation. ``max_broker_errors_in_a_row`` failures in a row trig
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
+from ats_pipelines.db.locks import advisory_lock
 from ats_pipelines.defs.monitoring.alerts import record_alert
 from ats_pipelines.defs.monitoring.trading_metrics import FILLED_ORDERS_SQL, fifo_book
 from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
@@ -71,21 +71,10 @@ def placement_lock(timescale: TimescaleResource, strategy_id: str, wait_seconds:
     """Hold the strategy's PostgreSQL advisory lock (a session lock on a connection kept for the block), so
     one placement and reconciliation runs at a time per strategy, whoever starts it (schedule, manual run,
     backfill, live loop). Waits up to ``wait_seconds`` for it, then raises :class:`PlacementBusy`."""
-    key = uuid.UUID(strategy_id).int % 2**63
-    deadline = time.monotonic() + wait_seconds
-    with timescale.connection() as conn:
-        while not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-            conn.rollback()
-            if time.monotonic() >= deadline:
-                raise PlacementBusy(f"another placement run of strategy {strategy_id} holds its lock "
-                                    f"(waited {wait_seconds:g} s); nothing was placed")
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-            conn.commit()
+    with advisory_lock(timescale, f"placement:{strategy_id}", wait_seconds, lambda: PlacementBusy(
+            f"another placement run of strategy {strategy_id} holds its lock (waited {wait_seconds:g} s); "
+            "nothing was placed")):
+        yield
 
 
 def time_in_force(timeframe: str) -> str:
