@@ -188,7 +188,7 @@ class ColumnMap:
         constants = dict(constants or {})
         required = [f for f in self.fields if f.required_in(flavour) and f.source(flavour)]
         select = (
-            ROW_INDEX,
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW_INDEX),
             *[f.expression(flavour) for f in self.fields if f.source(flavour)],
             *[pl.col(f.source(flavour)).is_null().alias(f"_absent_{f.column}") for f in required],
             *[pl.lit(value).alias(name) for name, value in constants.items()],
@@ -218,7 +218,7 @@ class ColumnMap:
 
 
 def _mapped(raw: pl.DataFrame, select: Sequence[Any], derived: Sequence[pl.Expr]) -> pl.DataFrame:
-    mapped = raw.with_row_index(ROW_INDEX).select(*select)
+    mapped = raw.select(*select)
     for expression in derived:
         mapped = mapped.with_columns(expression)
     return mapped
@@ -252,7 +252,7 @@ class Mapper:
             for index, why in zip(judged[ROW_INDEX].filter(bad).to_list(), reasons.filter(bad).to_list(), strict=True):
                 rejects.append(Reject(why, records[good[index]]))
             rows = judged.filter(~bad).select(keep)
-        if keep_index:
+        if keep_index and len(good) < len(records):  # rows index the well-typed records: back to ``records``
             return MappedBatch(rows.with_columns(pl.Series(ROW_INDEX, good).gather(rows[ROW_INDEX])), rejects)
         return MappedBatch(rows, rejects)
 
