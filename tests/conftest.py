@@ -22,7 +22,7 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from ats_pipelines.db import migrate
-from ats_pipelines.fakes import polygon_data, unusual_whales_server
+from ats_pipelines.fakes import alpaca_server, polygon_data, unusual_whales_server
 from ats_pipelines.fakes.polygon_server import FakePolygonServer, Faults, serve
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, UniverseResource
 from ats_pipelines.settings import database_name, with_database
@@ -200,3 +200,17 @@ def t0() -> datetime:
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)
     midnight = (start + timedelta(minutes=9)).replace(hour=0, minute=0)
     return midnight - timedelta(minutes=9) if start < midnight else start
+
+
+ALPACA_PRICES = {"AAPL": 190.0, "MSFT": 400.0, "NVDA": 800.0, "TSLA": 180.0}
+
+
+@pytest.fixture
+def alpaca(monkeypatch):
+    """The local Alpaca-compatible server, its credentials in the environment, quoting ALPACA_PRICES."""
+    monkeypatch.setenv("ALPACA_API_KEY_ID", "demo-key-id")
+    monkeypatch.setenv("ALPACA_API_SECRET_KEY", "demo-secret")
+    monkeypatch.setenv("ALPACA_REQUESTS_PER_MINUTE", "60000")
+    with alpaca_server.serve() as server:
+        server.prices = dict(ALPACA_PRICES)
+        yield server

@@ -24,7 +24,6 @@ from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.assets import trading_signals
 from ats_pipelines.defs.models.signals import signal_rows
 from ats_pipelines.defs.trading.orders import client_order_id
-from ats_pipelines.fakes.alpaca_server import serve
 from ats_pipelines.fakes.live_market import activate_model, session_bars
 from ats_pipelines.fakes.polygon_ws_server import Replay, minute_bar_events
 from ats_pipelines.fakes.polygon_ws_server import serve as serve_ws
@@ -109,15 +108,6 @@ def feed(db, cache, loop: LiveLoop, clock: StepClock, minutes: pl.DataFrame, lat
 @pytest.fixture
 def store(tmp_path) -> ModelStoreResource:
     return ModelStoreResource(directory=str(tmp_path / "models"))
-
-
-@pytest.fixture
-def alpaca(monkeypatch):
-    monkeypatch.setenv("ALPACA_API_KEY_ID", "demo-key-id")
-    monkeypatch.setenv("ALPACA_API_SECRET_KEY", "demo-secret")
-    monkeypatch.setenv("ALPACA_REQUESTS_PER_MINUTE", "60000")
-    with serve() as server:
-        yield server
 
 
 def market_before(db, day: date) -> tuple[pl.DataFrame, datetime]:

@@ -10,28 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import polars as pl
-import pytest
 
 from ats_pipelines.defs.trading.assets import StrategyConfig, orders, positions
 from ats_pipelines.defs.trading.emergency import trigger_stop
 from ats_pipelines.defs.trading.orders import PlacementReport, place_orders, reconcile_orders, sync_positions
 from ats_pipelines.defs.trading.risk import RiskLimits
-from ats_pipelines.fakes.alpaca_server import serve
 from ats_pipelines.resources.brokers import BrokerResource
 from ats_pipelines.resources.simulated_broker import SimulatedBroker
+from tests.conftest import ALPACA_PRICES as PRICES
 
 RECORDED = datetime(2024, 3, 7, 15, 0, tzinfo=UTC)  # 10:00 New York: recorded bars, traded on a clock at their time
-PRICES = {"AAPL": 190.0, "MSFT": 400.0, "NVDA": 800.0, "TSLA": 180.0}
-
-
-@pytest.fixture
-def alpaca(monkeypatch):
-    monkeypatch.setenv("ALPACA_API_KEY_ID", "demo-key-id")
-    monkeypatch.setenv("ALPACA_API_SECRET_KEY", "demo-secret")
-    monkeypatch.setenv("ALPACA_REQUESTS_PER_MINUTE", "6000")
-    with serve() as server:
-        server.prices = dict(PRICES)
-        yield server
 
 
 def day_of(t0: datetime) -> str:

@@ -20,10 +20,7 @@ from ats_pipelines.resources import RedisResource
 from ats_pipelines.resources.alpaca import AlpacaResource
 from ats_pipelines.resources.broker import OrderRequest
 from ats_pipelines.resources.simulated_broker import BAR_LENGTH
-from tests import test_trading
 from tests.test_trading import RECORDED, meta, trade, write_signals
-
-alpaca = test_trading.alpaca  # the fake broker (t0, the first signal's recent bar, is in conftest)
 
 DOWN_REDIS = RedisResource(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
 WINDOW = (datetime(2024, 3, 7, tzinfo=UTC), datetime(2024, 3, 8, tzinfo=UTC))
