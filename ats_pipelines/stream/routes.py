@@ -43,7 +43,7 @@ class ValidatedEvents:
     """The events of one type that passed validation: their rows, hot values, and the rejected rest."""
 
     rows: pl.DataFrame
-    hot: dict[str, tuple[int, bytes]]  # Redis key -> (event time in ms, value)
+    hot: list[tuple[str, int, bytes]]  # (Redis key, event time in ms, value), in arrival order
     rejects: list[Reject]
 
 
@@ -77,13 +77,12 @@ class Route:
         records = [self.prepare(e) for e in events] if self.prepare else events
         batch = mapper.map(records, keep_index=True)
         rows = batch.rows
-        hot: dict[str, tuple[int, bytes]] = {}
+        hot: list[tuple[str, int, bytes]] = []
         if rows.height:
             event_ms = (rows["timestamp"].dt.epoch("ms") + self.duration_ms).to_list()
             for index, symbol, at in zip(rows[ROW_INDEX].to_list(), rows["symbol"].to_list(), event_ms, strict=True):
-                key = self.redis_key(symbol)
-                if at >= hot.get(key, (at,))[0]:
-                    hot[key] = (at, orjson.dumps({**events[index], "event_ms": at, "received_ms": received_ms[index]}))
+                hot.append((self.redis_key(symbol), at,
+                            orjson.dumps({**events[index], "event_ms": at, "received_ms": received_ms[index]})))
             rows = rows.drop(ROW_INDEX)
             if self.finish:
                 rows = self.finish(rows)

@@ -283,7 +283,7 @@ class StreamService:
             if not valid.rows.height:
                 continue
             self.stats.messages += valid.rows.height
-            for key, (event_ms, value) in valid.hot.items():
+            for key, event_ms, value in valid.hot:
                 if event_ms >= self._hot_newest.get(key, event_ms):  # an older event never replaces a newer one
                     self._hot_newest[key] = event_ms
                     hot[key] = value
