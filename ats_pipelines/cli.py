@@ -129,8 +129,9 @@ def stream(flush_seconds: float) -> None:
         settings = settings_from_environment(flush_seconds)
         click.echo(f"streaming {settings.symbols} from {redact_url(settings.url)}")
         # A short connection timeout: a database that is down costs a flush seconds, not the shutdown minutes.
-        unwritten = run_until_signalled(StreamService(settings, TimescaleResource(connect_timeout_seconds=5),
-                                                      RedisResource(), PolygonResource(api_key=settings.api_key)))
+        redis = RedisResource()  # the gap filler's Polygon requests share the key's rate limit with the runs
+        unwritten = run_until_signalled(StreamService(settings, TimescaleResource(connect_timeout_seconds=5), redis,
+                                                      PolygonResource(api_key=settings.api_key, redis=redis)))
     except StreamAuthError as exc:
         raise click.ClickException(str(exc)) from None
     if unwritten:
@@ -196,7 +197,8 @@ def live(strategy: str, model_name: str, threshold: float, consumer: str | None,
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     symbols = UniverseResource().stock_symbols()
-    with LiveLoop(TimescaleResource(), RedisResource(), BrokerResource(), ModelStoreResource(), symbols,
+    redis = RedisResource()
+    with LiveLoop(TimescaleResource(), redis, BrokerResource(redis=redis), ModelStoreResource(), symbols,
                   LiveSettings(strategy=strategy, model_name=model_name, threshold=threshold), clock=clock,
                   consumer=consumer, on_book_change=_dagster_listener() if report_to_dagster else None) as loop:
         click.echo(f"live loop on {len(symbols)} symbols as {loop.bus.consumer}; strategy {strategy}, model "

@@ -10,7 +10,8 @@ import orjson
 import pytest
 
 from ats_pipelines.resources import PolygonResource
-from ats_pipelines.resources.http import ApiAuthError, ApiError, ApiNotFoundError, TokenBucket, shared_limiter
+from ats_pipelines.resources.http import ApiAuthError, ApiError, ApiNotFoundError
+from ats_pipelines.resources.rate_limit import TokenBucket, shared_limiter
 
 
 def polygon(server, **kwargs) -> PolygonResource:
@@ -102,7 +103,7 @@ def test_a_429_pauses_every_caller_of_the_shared_limiter(scripted):
     server = scripted((429, {"Retry-After": "0.4"}, {"error": "slow down"}))
     resource = polygon(server)
     with resource.client() as first, resource.client() as second:
-        assert first.limiter is second.limiter is shared_limiter("Polygon", 6000)
+        assert first.limiter is second.limiter is shared_limiter("Polygon", "demo-key", 6000)
         started = time.monotonic()
         threads = [threading.Thread(target=lambda c=c: list(c.pages("/x"))) for c in (first, second)]
         threads[0].start()

@@ -13,6 +13,7 @@ from pydantic import Field
 from ats_pipelines.resources.alpaca import AlpacaResource
 from ats_pipelines.resources.broker import Broker
 from ats_pipelines.resources.live_simulated_broker import LiveSimulatedBroker
+from ats_pipelines.resources.redis_cache import RedisResource
 from ats_pipelines.resources.simulated_broker import SimulatedBroker
 from ats_pipelines.resources.timescale import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
@@ -34,6 +35,8 @@ class BrokerResource(dg.ConfigurableResource):
     commission_per_share: float = Field(default=0.005, description="simulated: commission per share")
     max_volume_share: float = Field(default=0.1, description="simulated: most of a bar's volume one order takes")
     cash: float = Field(default=100_000.0, description="simulated: starting cash of each strategy")
+    redis: RedisResource | None = Field(default=None, description="alpaca: where the key's rate limit is shared "
+                                        "between processes; None keeps it in this process")
 
     def chosen(self) -> str:
         kind = (self.kind or os.environ.get("ATS_BROKER") or "simulated").lower()
@@ -69,7 +72,7 @@ class BrokerResource(dg.ConfigurableResource):
     def _alpaca(self) -> AlpacaResource:
         return AlpacaResource(api_key=os.environ.get("ALPACA_API_KEY_ID", ""),
                               secret_key=os.environ.get("ALPACA_API_SECRET_KEY", ""),
-                              base_url=self.alpaca_base_url, timeout_seconds=self.timeout_seconds)
+                              base_url=self.alpaca_base_url, timeout_seconds=self.timeout_seconds, redis=self.redis)
 
     def _simulated_settings(self) -> dict[str, float]:
         return {"slippage_bps": self.slippage_bps, "commission_per_share": self.commission_per_share,

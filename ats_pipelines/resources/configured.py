@@ -13,8 +13,8 @@ from ats_pipelines.resources.unusual_whales import UnusualWhalesResource
 
 timescale = TimescaleResource()
 redis = RedisResource()
-polygon = PolygonResource(api_key=dg.EnvVar("POLYGON_API_KEY"))
+polygon = PolygonResource(api_key=dg.EnvVar("POLYGON_API_KEY"), redis=redis)  # the key's rate shared by every run
 universe = UniverseResource()
 model_store = ModelStoreResource()
-unusual_whales = UnusualWhalesResource(api_key=dg.EnvVar("UNUSUAL_WHALES_API_KEY"))
-broker = BrokerResource()
+unusual_whales = UnusualWhalesResource(api_key=dg.EnvVar("UNUSUAL_WHALES_API_KEY"), redis=redis)
+broker = BrokerResource(redis=redis)

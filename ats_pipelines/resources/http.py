@@ -1,8 +1,9 @@
 """The one HTTP layer every vendor client uses: a shared rate limiter, retries, errors and counters.
 
-* **Rate limit** — one token bucket per vendor and process (:func:`shared_limiter`), taken by every
-  request, pagination follow-ups included (lessons.md #1). A 429 pauses the whole bucket for the
-  server's ``Retry-After``, so concurrent callers back off together instead of storming.
+* **Rate limit** — the vendor key's limiter (:mod:`ats_pipelines.resources.rate_limit`: one token bucket per
+  key, shared through Redis by every process spending it), taken by every request, pagination follow-ups
+  included (lessons.md #1). A 429 pauses the whole bucket for the server's ``Retry-After``, so concurrent
+  callers, in this process and the others, back off together instead of storming.
 * **Retries** — 413, 429, 499 and 5xx responses, timeouts and connection errors are retried with
   exponential backoff and full jitter, honouring ``Retry-After`` (seconds or an HTTP date).
 * **Errors** — 401/403 raise :class:`ApiAuthError`, 404 :class:`ApiNotFoundError`, anything else
@@ -22,6 +23,8 @@ from typing import Any
 
 import httpx
 import orjson
+
+from ats_pipelines.resources.rate_limit import RateLimiter
 
 RETRY_STATUSES = frozenset({413, 429, 499, 500, 502, 503, 504})
 
@@ -46,55 +49,6 @@ class ApiAuthError(ApiError):
 
 class ApiNotFoundError(ApiError):
     """404: no such resource (unknown ticker, bad path)."""
-
-
-class TokenBucket:
-    """Thread-safe token bucket: ``rate_per_minute`` requests a minute with bursts up to ``burst``."""
-
-    def __init__(self, rate_per_minute: float, burst: int | None = None):
-        self.rate_per_second = rate_per_minute / 60.0
-        self.capacity = float(burst if burst is not None else max(1, min(int(rate_per_minute), 10)))
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Take one token, sleeping as long as needed; returns the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate_per_second)
-                self._updated = now
-                if now < self._paused_until:
-                    delay = self._paused_until - now
-                elif self._tokens >= 1.0:
-                    self._tokens -= 1.0
-                    return waited
-                else:
-                    delay = (1.0 - self._tokens) / self.rate_per_second
-            time.sleep(delay)
-            waited += delay
-
-    def pause(self, seconds: float) -> None:
-        """Hold every caller of this bucket for ``seconds`` (the server said to slow down)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-            self._tokens = 0.0
-
-
-_LIMITERS: dict[str, TokenBucket] = {}
-_LIMITERS_LOCK = threading.Lock()
-
-
-def shared_limiter(vendor: str, rate_per_minute: float) -> TokenBucket:
-    """The process-wide bucket of ``vendor`` (created on first use; a new rate replaces the bucket)."""
-    with _LIMITERS_LOCK:
-        bucket = _LIMITERS.get(vendor)
-        if bucket is None or bucket.rate_per_second != rate_per_minute / 60.0:
-            bucket = _LIMITERS[vendor] = TokenBucket(rate_per_minute)
-        return bucket
 
 
 @dataclass
@@ -167,16 +121,16 @@ def error_message(response: httpx.Response) -> str:
 
 
 class ApiClient:
-    """A JSON-over-HTTPS client of one vendor: bearer auth, shared rate limit, retries, counters.
+    """A JSON-over-HTTPS client of one vendor: bearer auth, the key's rate ``limiter``, retries, counters.
 
     The key only ever travels in the ``Authorization`` header; paths in errors and logs carry no secret.
     """
 
-    def __init__(self, vendor: str, base_url: str, api_key: str, *, requests_per_minute: float,
-                 retry: RetryPolicy, timeout_seconds: float = 30.0, auth_headers: Mapping[str, str] | None = None):
+    def __init__(self, vendor: str, base_url: str, api_key: str, *, limiter: RateLimiter, retry: RetryPolicy,
+                 timeout_seconds: float = 30.0, auth_headers: Mapping[str, str] | None = None):
         self.vendor = vendor
         self.retry = retry
-        self.limiter = shared_limiter(vendor, requests_per_minute)
+        self.limiter = limiter
         self.stats = RequestStats()
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),

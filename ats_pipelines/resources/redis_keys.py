@@ -7,6 +7,7 @@ every other part is colon-free a key still parses unambiguously from the right.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import string
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ WS_LAST_QUOTE = KeyPattern("ws:last_quote:{symbol}", "string", "Last quote for a
 WS_AGG = KeyPattern("ws:agg:{symbol}:{timeframe}", "string", "Latest aggregate bar (JSON)")
 # Beyond the spec (docs/schema.md): the Redis Stream that carries completed bars from `ats stream` to `ats live`.
 LIVE_BARS = KeyPattern("live:bars:{timeframe}", "stream", "Completed bars for the live decision loop")
+# Beyond the spec: the token bucket every process spending one vendor API key shares (resources/rate_limit.py).
+RATE_LIMIT = KeyPattern("rate_limit:{vendor}:{key_digest}", "hash", "A vendor API key's shared token bucket")
 
 ALL_PATTERNS: tuple[KeyPattern, ...] = (
     FEATURE, FEATURE_HISTORY, MODEL_METADATA, MODEL_PREDICTIONS, ACTIVE_POSITIONS, POSITION, ORDER,
@@ -145,3 +148,10 @@ def ws_last_quote(symbol: str) -> str:
 
 def ws_agg(symbol: str, timeframe: str) -> str:
     return WS_AGG.build(symbol=symbol, timeframe=timeframe)
+
+
+def rate_limit(vendor: str, api_key: str) -> str:
+    """The bucket of ``api_key`` at ``vendor``, named by a SHA-256 digest of both (128 bits): the key itself
+    never reaches Redis, and two vendors never share a bucket."""
+    digest = hashlib.sha256(f"{vendor}\n{api_key}".encode()).hexdigest()[:32]
+    return RATE_LIMIT.build(vendor=re.sub(r"\W+", "_", vendor.strip().lower()), key_digest=digest)
