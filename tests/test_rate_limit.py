@@ -74,9 +74,13 @@ def test_a_429_seen_by_one_process_pauses_the_others_until_its_retry_after(cache
         throttled = threading.Thread(target=first.market_status)
         throttled.start()
         deadline = time.monotonic() + 60  # a hang guard, not a speed limit
-        while not cache.client.hget(first.limiter.key, "paused_until") and time.monotonic() < deadline:
+
+        def paused_until() -> float:
+            return float(cache.client.hget(first.limiter.key, "paused_until") or 0)
+
+        while not paused_until() and time.monotonic() < deadline:
             time.sleep(0.005)
-        assert float(cache.client.hget(first.limiter.key, "paused_until") or 0) > 0, "the 429 paused nothing"
+        assert paused_until() > 0, "the 429 paused nothing"
         second.market_status()  # sent only after the first one's Retry-After (1 s after its 429 at the earliest)
         held = time.monotonic() - started
         throttled.join()
