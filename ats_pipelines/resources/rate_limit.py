@@ -7,8 +7,8 @@ gap filler and the scheduled runs all spend the same vendor key, so the bucket l
 of the key. The hash is named by :func:`ats_pipelines.resources.redis_keys.rate_limit`, from a digest of
 vendor and key: the key itself never reaches Redis.
 
-When Redis cannot be reached the process falls back to its own :class:`TokenBucket` (one per key and
-process), with one warning, and tries Redis again every :data:`REDIS_RETRY_SECONDS`. That is the right way to
+When Redis fails the client falls back to its process's own :class:`TokenBucket` of the key, with one
+warning, and tries Redis again every :data:`REDIS_RETRY_SECONDS`. That is the right way to
 fail: a rate limiter cannot place or lose an order, the worst it allows is more requests than the plan, which
 the vendor answers with 429s that are retried with backoff (docs/deploy.md). Without a Redis resource (tests,
 scripts) the process-local bucket is the limiter, as before.
@@ -25,7 +25,8 @@ import redis
 
 from ats_pipelines.resources import redis_keys
 
-REDIS_RETRY_SECONDS = 10.0
+# A Redis that refuses costs nothing to ask; one that hangs costs the URL's socket timeout (redis-py: 5 s) a try.
+REDIS_RETRY_SECONDS = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class SharedTokenBucket:
         self._pause = client.register_script(PAUSE_SCRIPT)
         self._local_until = 0.0  # monotonic time until which Redis is not asked again
         self._warned = False
+        self._lock = threading.Lock()  # the fallback's bookkeeping: a client's threads share the bucket
 
     def acquire(self) -> float:
         waited = 0.0
@@ -145,15 +147,17 @@ class SharedTokenBucket:
         try:
             reply = script(keys=[self.key], args=[self.local.rate_per_second, self.local.capacity, *extra])
         except redis.RedisError as exc:
-            self._local_until = time.monotonic() + REDIS_RETRY_SECONDS
-            if not self._warned:
-                self._warned = True
+            with self._lock:
+                self._local_until = time.monotonic() + REDIS_RETRY_SECONDS
+                warn, self._warned = not self._warned, True
+            if warn:
                 logger.warning("%s rate limit: Redis failed (%s: %s); this process keeps its own bucket of the key "
                                "until Redis answers again, so parallel runs may exceed the plan and get 429s "
                                "(retried)", self.vendor, type(exc).__name__, exc)
             return None
-        if self._local_until:
-            self._local_until = 0.0
+        with self._lock:
+            recovered, self._local_until = bool(self._local_until), 0.0
+        if recovered:
             logger.info("%s rate limit: shared through Redis again", self.vendor)
         return float(reply or 0.0)
 
