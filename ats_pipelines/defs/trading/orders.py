@@ -169,18 +169,37 @@ def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, no
     return book
 
 
+@dataclass
+class Standing:
+    """What a run checks its orders against: the risk book (:func:`risk_book`), the strategy's peak equity and
+    the newest stored 1m bar (the drawdown and data-age conditions)."""
+
+    book: Book
+    peak_equity: float | None
+    newest_bar: datetime | None
+
+
+def read_standing(timescale: TimescaleResource, broker: Broker, strategy_id: str, now: datetime) -> Standing:
+    """The strategy's :class:`Standing` now; read it under :func:`placement_lock`, which keeps it as read."""
+    return Standing(risk_book(timescale, broker, strategy_id, now),
+                    timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item(),
+                    timescale.read(NEWEST_BAR_SQL).item())
+
+
 def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Broker, *, strategy_id: str,
                  model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime,
-                 market_hours_only: bool = False) -> PlacementReport:
+                 market_hours_only: bool = False, standing: Standing | None = None) -> PlacementReport:
     """Turn the window's new signals into orders; see the module docstring. Call it under
     :func:`placement_lock`. A signal's age runs from the end of its bar; with ``market_hours_only`` (the live
-    loop) nothing goes out outside the regular session."""
+    loop) nothing goes out outside the regular session. ``standing``: read by the caller under the same hold
+    of the lock (the live loop reads it while it scores the bar); by default it is read here."""
     report = PlacementReport()
     signals = timescale.read(PENDING_SIGNALS_SQL, {"start": window[0], "end": window[1], "model_name": model_name,
                                                    "strategy_id": strategy_id})
     if signals.height == 0:
         return report
-    book = risk_book(timescale, broker, strategy_id, now)
+    standing = standing or read_standing(timescale, broker, strategy_id, now)
+    book = standing.book
     closed = market_hours_only and not in_regular_session(now)
     planned: list[PlannedOrder] = []
     blocks: list[tuple[str, dict]] = []  # alerts of blocked signals, recorded after the submits they would delay
@@ -198,7 +217,7 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             continue
         book.ordered(side, signal["symbol"], quantity)  # the next signals' limits count it as if it went out
         planned.append(PlannedOrder(signal, order_id(signal["signal_id"], strategy_id), quantity))
-    if planned and _clear_to_send(timescale, redis, broker, report, strategy_id, limits, now):
+    if planned and _clear_to_send(timescale, redis, broker, report, strategy_id, limits, standing, now):
         recorded = _record(timescale, planned, strategy_id)
         for order in planned:
             if order.order_id not in recorded:  # another run recorded it first: it submits, reconciliation settles
@@ -233,7 +252,7 @@ class PlannedOrder:
 
 
 def _clear_to_send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, report: PlacementReport,
-                   strategy_id: str, limits: RiskLimits, now: datetime) -> bool:
+                   strategy_id: str, limits: RiskLimits, standing: Standing, now: datetime) -> bool:
     """Whether the run's orders may be recorded and sent: no stop in force (read first: a stop in force is not
     triggered again, nor its cancels repeated), and none of the conditions that stop all trading (the day's
     loss and the drawdown on the broker's equity now, stale market data), any of which triggers the stop."""
@@ -241,8 +260,7 @@ def _clear_to_send(timescale: TimescaleResource, redis: RedisResource, broker: B
         return False
     account = broker.account()
     trigger = stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
-                           peak_equity=timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item(),
-                           newest_bar=timescale.read(NEWEST_BAR_SQL).item(), now=now)
+                           peak_equity=standing.peak_equity, newest_bar=standing.newest_bar, now=now)
     if trigger:
         report.stopped = trigger[1]
         trigger_stop(timescale, redis, broker, trigger_type=trigger[0], description=trigger[1], triggered_by="risk")
