@@ -1,15 +1,18 @@
 """The live decision loop (``ats live``): at every completed bar of the universe, its features, the active
 model's signals and their orders, while the bar's successor is still forming.
 
-For each stream entry (every symbol's bar of one minute, :mod:`.bus`), in order:
+For each stream entry (every symbol's bar of one minute, :mod:`.bus`), under the strategy's placement lock:
 
+0. on a reader thread, the strategy's row and its standing (the risk book at the broker, the peak equity,
+   the newest bar: :func:`~ats_pipelines.defs.trading.orders.read_standing`), while this thread goes on;
 1. the features of the bars (:mod:`.features`: the asset's kernels over the day's warm window), written to
    ``feature:*`` and ``feature_history:*`` right after the orders (nothing on the order's path waits for them);
 2. the active model's signals (:mod:`.scoring`: the batch asset's scoring), written to ``trading_signals``
    (deterministic ids: a replay rewrites the same rows);
 3. the orders, through the placement path of the ``orders`` asset
-   (:func:`~ats_pipelines.defs.trading.orders.place_orders`: sizing, risk limits, the emergency stop read
-   right before each submit, ``client_order_id`` derived from the signal), for the signals of this bar only,
+   (:func:`~ats_pipelines.defs.trading.orders.place_orders`: sizing against that standing, risk limits, the
+   bar's orders recorded in one transaction and sent concurrently, the emergency stop read right before each
+   submit, ``client_order_id`` derived from the signal), for the signals of this bar only,
    on the live clock: a signal's age runs from its bar's end, and nothing goes out outside the regular
    session; then open orders are reconciled, the strategy's ``positions`` synced from the broker (quantity,
    prices, unrealised P&L, as the ``positions`` asset does) and the equity recorded in ``trading_metrics``;

@@ -33,7 +33,7 @@ from typing import Any
 import polars as pl
 
 from ats_pipelines.db.locks import advisory_lock
-from ats_pipelines.defs.monitoring.alerts import record_alert
+from ats_pipelines.defs.monitoring.alerts import record_alert, record_alerts
 from ats_pipelines.defs.monitoring.trading_metrics import FILLED_ORDERS_SQL, fifo_book
 from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Block, Book, RiskLimits, size_order, stop_trigger, trading_day_start
@@ -225,8 +225,7 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
                 log.warning("order %s was recorded by another run; not submitted again", order.order_id)
         _send(timescale, redis, broker, [o for o in planned if o.order_id in recorded], report, strategy_id,
               limits)
-    for message, cause in blocks:
-        _alert(timescale, "risk_limit", "warning", message, cause)
+    record_alerts(timescale, alert_type="risk_limit", severity="warning", component="trading", alerts=blocks)
     return report
 
 
@@ -441,13 +440,12 @@ def sync_positions(timescale: TimescaleResource, broker: Broker, strategy_id: st
     """Make the strategy's ``positions`` match its book at the broker (:func:`strategy_positions`): open ones
     upserted with P&L, vanished ones kept as closed."""
     held = strategy_positions(timescale, broker, strategy_id)
-    for p in held:
-        timescale.execute(SYNC_POSITION_SQL, {
-            "position_id": str(uuid.uuid5(ORDER_NAMESPACE, f"position|{strategy_id}|{p.symbol}")), "symbol": p.symbol,
-            "quantity": p.qty, "entry_price": p.avg_entry_price, "current_price": p.current_price,
-            "strategy_id": strategy_id, "pnl": round(p.unrealized_pl, 6),
-            "pnl_percentage": round(p.unrealized_plpc * 100, 6),
-        })
+    timescale.execute_many(SYNC_POSITION_SQL, [{
+        "position_id": str(uuid.uuid5(ORDER_NAMESPACE, f"position|{strategy_id}|{p.symbol}")), "symbol": p.symbol,
+        "quantity": p.qty, "entry_price": p.avg_entry_price, "current_price": p.current_price,
+        "strategy_id": strategy_id, "pnl": round(p.unrealized_pl, 6),
+        "pnl_percentage": round(p.unrealized_plpc * 100, 6),
+    } for p in held])
     timescale.execute(CLOSE_POSITIONS_SQL, {"strategy_id": strategy_id, "held": [p.symbol for p in held]})
     return pl.DataFrame([{"symbol": p.symbol, "qty": p.qty, "pnl": p.unrealized_pl} for p in held],
                         schema={"symbol": pl.String, "qty": pl.Float64, "pnl": pl.Float64})
