@@ -327,6 +327,10 @@ def _send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, or
                 burst.tally(order.order_id, broker.submit_order(order.request()))
             except ApiError as exc:
                 burst.tally(order.order_id, exc)
+            except Exception:
+                with burst.lock:  # anything else fails the run: the other threads send nothing more
+                    burst.halted_by = burst.halted_by or "an unexpected failure while submitting"
+                raise
 
     chains: dict[str, list[PlannedOrder]] = {}
     for order in orders:
