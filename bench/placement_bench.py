@@ -1,8 +1,10 @@
 """Placement benchmark: what the money path's safety costs per order. N signals go through ``place_orders``
-(under the strategy's advisory lock) to the local fake Alpaca server: per order, the stop read twice (Redis
-and the database), the account read, the order and its submission recorded, the submit, the answer
-written back. The baseline, in the same run: N bare ``submit_order`` calls to the same server over the same
-HTTP layer. Then ``reconcile_orders`` over the N orders (one look-up each). Prints one JSON line.
+(under the strategy's advisory lock) to the local fake Alpaca server: the book, the stop and the account
+read, every order and its submission recorded in one transaction, then per order the stop read (Redis and
+the database) and the submit (as many at once as the broker takes), the answers written back in one
+transaction. The baseline, in the same run: N bare ``submit_order`` calls to the same server over the same
+HTTP layer, one after the other. Then ``reconcile_orders`` over the N orders (one look-up each). Prints one
+JSON line.
 
     python -m bench.placement_bench --database-url postgresql://127.0.0.1:5432/<yours> \
         --redis-url redis://127.0.0.1:6379/<yours> [--signals 300]

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from ats_pipelines.cli import main
 from ats_pipelines.defs.trading.assets import ORDERS_POOL, StrategyConfig, orders
+from ats_pipelines.defs.trading.emergency import resume, trigger_stop
 from ats_pipelines.defs.trading.orders import order_id, place_orders, placement_lock
 from ats_pipelines.defs.trading.risk import RiskLimits
 from ats_pipelines.resources import RedisResource
@@ -202,6 +203,38 @@ def test_a_sent_order_the_broker_never_took_expires_after_the_configured_time(db
     write_signals(db, sql_conn, t0, [("MSFT", "buy", 1)])
     md = meta(trade(db, cache, alpaca, t0, max_orders_per_day=1))  # the expired order does not use up the day
     assert md["orders_submitted"] == 1 and len(alpaca.orders) == 1
+
+
+def test_a_stop_set_while_a_run_sends_halts_it_and_withdraws_what_it_did_not_send(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, RECORDED, [("AAPL", "buy", 0), ("AAPL", "buy", 1)])
+    strategy = default_strategy(db)
+
+    class StopAfterTheFirstSubmit:
+        """The Alpaca broker, with an operator's stop landing right after the run's first order went out."""
+
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def submit_order(self, request):
+            placed = self.inner.submit_order(request)
+            if len(alpaca.orders) == 1:
+                trigger_stop(db, cache, None, trigger_type="manual", description="operator", triggered_by="pytest")
+            return placed
+
+    def run():
+        with alpaca_client(alpaca) as client:
+            return place_orders(db, cache, StopAfterTheFirstSubmit(client), strategy_id=strategy,
+                                model_name="next_bar_direction_xgb", window=WINDOW, limits=RiskLimits(),
+                                now=RECORDED + timedelta(minutes=3))
+
+    report = run()  # both orders recorded in one transaction; the second's stop read finds the stop
+    assert (report.submitted, len(alpaca.orders)) == (1, 1) and "emergency stop in force" in report.stopped
+    assert sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1  # the unsent one withdrawn
+    resume(db, cache, resolution="checked", resolved_by="pytest")
+    assert run().submitted == 1 and len(alpaca.orders) == 2  # its signal was pending again; nothing doubled
 
 
 # 4. An unknown stop state -----------------------------------------------------------------------------------

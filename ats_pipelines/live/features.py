@@ -78,7 +78,7 @@ class LiveFeatures:
             **{c: np.concatenate([a[c] for a in arrays]) for c in _VALUES},
         })
         wide = compute_technical(window, self.workers).filter(pl.col("timestamp") == timestamp)
-        return wide.with_columns(pl.col(NAMES).map_batches(_as_stored, return_dtype=pl.Float64))
+        return wide.with_columns(_as_stored(wide[name]) for name in NAMES)
 
     def _fill_gaps(self, timestamp: datetime, symbols: list[str]) -> None:
         """Re-read from the database the windows of the symbols whose previous minute of the session never came
@@ -100,8 +100,7 @@ class LiveFeatures:
         if self._scales is None:
             info = self.timescale.table_info("stock_aggs")
             self._scales = {c: info.column(c).numeric_scale for c in ("high", "low", "close", "vwap")}
-        return bars.with_columns(pl.col(c).map_batches(lambda v, s=scale: _as_stored(v, s), return_dtype=pl.Float64)
-                                 for c, scale in self._scales.items() if scale is not None)
+        return bars.with_columns(_as_stored(bars[c], scale) for c, scale in self._scales.items() if scale is not None)
 
     def newest(self, symbol: str) -> datetime | None:
         """The time of the symbol's newest bar in the window."""

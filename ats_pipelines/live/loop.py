@@ -1,15 +1,18 @@
 """The live decision loop (``ats live``): at every completed bar of the universe, its features, the active
 model's signals and their orders, while the bar's successor is still forming.
 
-For each stream entry (every symbol's bar of one minute, :mod:`.bus`), in order:
+For each stream entry (every symbol's bar of one minute, :mod:`.bus`), under the strategy's placement lock:
 
+0. on a reader thread, the strategy's row and its standing (the risk book at the broker, the peak equity,
+   the newest bar: :func:`~ats_pipelines.defs.trading.orders.read_standing`), while this thread goes on;
 1. the features of the bars (:mod:`.features`: the asset's kernels over the day's warm window), written to
    ``feature:*`` and ``feature_history:*`` right after the orders (nothing on the order's path waits for them);
 2. the active model's signals (:mod:`.scoring`: the batch asset's scoring), written to ``trading_signals``
    (deterministic ids: a replay rewrites the same rows);
 3. the orders, through the placement path of the ``orders`` asset
-   (:func:`~ats_pipelines.defs.trading.orders.place_orders`: sizing, risk limits, the emergency stop read
-   right before each submit, ``client_order_id`` derived from the signal), for the signals of this bar only,
+   (:func:`~ats_pipelines.defs.trading.orders.place_orders`: sizing against that standing, risk limits, the
+   bar's orders recorded in one transaction and sent concurrently, the emergency stop read right before each
+   submit, ``client_order_id`` derived from the signal), for the signals of this bar only,
    on the live clock: a signal's age runs from its bar's end, and nothing goes out outside the regular
    session; then open orders are reconciled, the strategy's ``positions`` synced from the broker (quantity,
    prices, unrealised P&L, as the ``positions`` asset does) and the equity recorded in ``trading_metrics``;
@@ -26,6 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,8 +38,10 @@ import polars as pl
 
 from ats_pipelines.defs.trading.orders import (
     PlacementReport,
+    Standing,
     place_orders,
     placement_lock,
+    read_standing,
     reconcile_orders,
     sync_positions,
 )
@@ -98,6 +104,7 @@ class LiveLoop:
         self.on_book_change = on_book_change
         self._stack = ExitStack()
         self.broker: Broker | None = None
+        self._reader: ThreadPoolExecutor | None = None  # reads the strategy's standing beside the features
 
     def __enter__(self) -> LiveLoop:
         """Open the broker, read today's warm window and load the active model, so the first bar pays for none
@@ -105,6 +112,7 @@ class LiveLoop:
         self.broker = self._stack.enter_context(self.broker_resource.broker(self.timescale, self.strategy_id,
                                                                             self.clock))
         self.broker.account()  # the connection is open before the first order
+        self._reader = self._stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="standing"))
         self.features.load(self.clock().date())
         self.scorer.refresh()
         return self
@@ -135,17 +143,20 @@ class LiveLoop:
             raise RuntimeError("use the loop as a context manager: the broker is opened there")
         started = time.perf_counter()
         s = self.settings
-        wide = self.features.update(entry.timestamp, entry.bars)
-        signals = self.scorer.signals(wide, s.timeframe)
-        if signals.height:
-            self.timescale.write("trading_signals", signals)
-        strategy = self._strategy()  # the table is the source of truth: its status and limits, read every bar
         with placement_lock(self.timescale, self.strategy_id, LOCK_WAIT_SECONDS):
+            # What the orders answer to is read under the lock while this thread computes and scores the bar.
+            standing = self._reader.submit(self._standing)
+            wide = self.features.update(entry.timestamp, entry.bars)
+            signals = self.scorer.signals(wide, s.timeframe)
+            if signals.height:
+                self.timescale.write("trading_signals", signals)
+            strategy, book = standing.result()
             report = PlacementReport()
             if strategy.active:  # a paused or retired strategy places nothing; its orders still settle
                 report = place_orders(self.timescale, self.redis, self.broker, strategy_id=self.strategy_id,
                                       model_name=s.model_name, window=(entry.timestamp, entry.end),
-                                      limits=strategy.limits, now=self.clock(), market_hours_only=True)
+                                      limits=strategy.limits, now=self.clock(), market_hours_only=True,
+                                      standing=book)
             seconds = time.perf_counter() - started
             # The orders first; then what only readers wait for.
             latest = [self.features.newest(symbol) == entry.timestamp for symbol in wide["symbol"]]
@@ -159,8 +170,11 @@ class LiveLoop:
         self.bus.ack(entry)
         return BarHandled(entry.timestamp, entry.bars.height, wide.height, signals.height, report, seconds)
 
-    def _strategy(self) -> Strategy:
-        return next(s for s in strategies(self.timescale) if s.strategy_id == self.strategy_id)
+    def _standing(self) -> tuple[Strategy, Standing]:
+        """The strategy as its table holds it (the source of truth: status and limits, read every bar) and what
+        its orders are checked against."""
+        strategy = next(s for s in strategies(self.timescale) if s.strategy_id == self.strategy_id)
+        return strategy, read_standing(self.timescale, self.broker, self.strategy_id, self.clock())
 
     def _record(self, entry: BarEntry, report: PlacementReport, seconds: float) -> None:
         """The equity at the bar's end in ``trading_metrics`` (what the loss and drawdown limits read) and the

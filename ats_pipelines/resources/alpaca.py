@@ -26,6 +26,7 @@ class AlpacaBroker:
     """The Broker interface over an Alpaca :class:`ApiClient`: one account for every strategy."""
 
     account_wide = True
+    concurrent_submits = 4  # the HTTP client's connections are shared by threads; the rate limit still holds
 
     def __init__(self, client: ApiClient) -> None:
         self.client = client

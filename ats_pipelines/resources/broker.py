@@ -91,9 +91,12 @@ def refused_by_broker(exc: Exception) -> bool:
 
 class Broker(Protocol):
     """The operations the trading domain needs from a broker. ``account_wide``: one account holds every
-    strategy's positions and orders (Alpaca), so a strategy's own book comes from its recorded fills."""
+    strategy's positions and orders (Alpaca), so a strategy's own book comes from its recorded fills.
+    ``concurrent_submits``: how many submits may be in flight at once (1: one after the other, in order, as a
+    simulated book that moves its clock with each order needs)."""
 
     account_wide: bool
+    concurrent_submits: int
 
     def submit_order(self, request: OrderRequest) -> BrokerOrder: ...
 

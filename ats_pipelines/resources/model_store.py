@@ -40,7 +40,9 @@ class ModelStoreResource(dg.ConfigurableResource):
         return str(path), hashlib.sha256(payload).hexdigest()
 
     def load(self, path: str, sha256: str) -> xgb.Booster:
-        """The booster at ``path``, refused with :class:`ModelIntegrityError` unless its SHA-256 matches."""
+        """The booster at ``path``, refused with :class:`ModelIntegrityError` unless its SHA-256 matches. It
+        predicts on one thread: scoring is a bar's rows or a day's, where an OpenMP team costs more than it
+        gives, and on a busy machine waits tens of milliseconds for its threads."""
         try:
             payload = Path(path).read_bytes()
         except OSError as exc:
@@ -50,4 +52,5 @@ class ModelStoreResource(dg.ConfigurableResource):
             raise ModelIntegrityError(f"model file {path} has SHA-256 {actual}, the registry recorded {sha256}")
         booster = xgb.Booster()
         booster.load_model(bytearray(payload))
+        booster.set_param({"nthread": 1})
         return booster

@@ -45,6 +45,7 @@ class SimulatedBroker:
     """See the module docstring; advance :attr:`clock` as simulated time passes. One book per strategy."""
 
     account_wide = False
+    concurrent_submits = 1  # one in-memory book, its clock moved by each order: submits in order
 
     def __init__(self, timescale: TimescaleResource, clock: datetime, *, timeframe: str = "1m",
                  slippage_bps: float = 5.0, commission_per_share: float = 0.005, max_volume_share: float = 0.1,

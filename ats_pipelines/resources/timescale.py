@@ -181,6 +181,15 @@ class TimescaleResource(dg.ConfigurableResource):
             return cur.rowcount
 
 
+    def execute_many(self, query: str | sql.Composable, params: Sequence[Mapping[str, object]]) -> int:
+        """Run one statement once per parameter set, all in one transaction and one round trip (psycopg
+        pipelines ``executemany``); returns the affected row count summed."""
+        if not params:
+            return 0
+        with self.connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(query, params)
+            return cur.rowcount
+
     def execute_in_transaction(self, *statements: tuple[str | sql.Composable, Mapping[str, object] | None]
                                ) -> list[int]:
         """Run several statements in one transaction; returns each one's affected row count."""

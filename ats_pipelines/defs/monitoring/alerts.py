@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 
 from ats_pipelines.resources import TimescaleResource
 from ats_pipelines.sql_files import read_sql_beside
@@ -20,11 +21,22 @@ ALERT_NAMESPACE = uuid.UUID("5d0c3d6e-7d55-4a8e-8f8b-2a1f0f7b9c42")
 def record_alert(timescale: TimescaleResource, *, alert_type: str, severity: str, component: str, message: str,
                  cause: dict[str, object]) -> bool:
     """Insert the alert unless one with the same cause exists; returns whether it was new."""
+    return bool(timescale.execute(INSERT_ALERT_SQL, _alert_row(alert_type, severity, component, message, cause)))
+
+
+def record_alerts(timescale: TimescaleResource, *, alert_type: str, severity: str, component: str,
+                  alerts: Sequence[tuple[str, dict[str, object]]]) -> int:
+    """Insert several alerts of one type (``(message, cause)`` each) in one transaction, as :func:`record_alert`
+    does one; returns how many were new."""
+    return timescale.execute_many(INSERT_ALERT_SQL, [_alert_row(alert_type, severity, component, message, cause)
+                                                     for message, cause in alerts])
+
+
+def _alert_row(alert_type: str, severity: str, component: str, message: str, cause: dict[str, object]
+               ) -> dict[str, object]:
     identity = f"{alert_type}|{json.dumps(cause, sort_keys=True, default=str)}"
-    return bool(timescale.execute(INSERT_ALERT_SQL, {
-        "alert_id": str(uuid.uuid5(ALERT_NAMESPACE, identity)), "alert_type": alert_type, "severity": severity,
-        "message": message[:2000], "component": component, "metadata": json.dumps(cause, default=str),
-    }))
+    return {"alert_id": str(uuid.uuid5(ALERT_NAMESPACE, identity)), "alert_type": alert_type, "severity": severity,
+            "message": message[:2000], "component": component, "metadata": json.dumps(cause, default=str)}
 
 
 def resolve_alerts(timescale: TimescaleResource, alert_type: str, resolution: str) -> int:

@@ -1,29 +1,39 @@
 """Signals into orders, and orders and positions reconciled with the broker.
 
-One placement at a time per strategy (:func:`placement_lock`). For each signal, oldest first: size it and
-check the risk limits against the book (positions plus open orders at the broker; a block is one alert per
-signal and rule), read the emergency stop (in force: nothing goes out and nothing is triggered again;
-unknown: nothing goes out, an alert, and the caller fails the run), check the conditions that stop all
-trading (the day's loss, the drawdown, stale market data: any one triggers the emergency stop), read the
-stop again right before the submit, record the order (its id, hence its ``client_order_id``, derived from
-the signal; a row another run recorded is left to it), record that it is being sent, and only then submit
-it. Only the broker's own refusal makes an order ``rejected``; any other failure leaves it pending, with an
-alert, for reconciliation. ``max_broker_errors_in_a_row`` failures in a row trigger the emergency stop.
+One placement at a time per strategy (:func:`placement_lock`). A run:
+
+1. sizes each new signal, oldest first, and checks the risk limits against the book (positions plus open
+   orders at the broker, plus the run's own earlier orders as if they went out; a block is one alert per
+   signal and rule);
+2. reads the emergency stop (in force: nothing goes out and nothing is triggered again; unknown: nothing goes
+   out, an alert, and the caller fails the run), then checks the conditions that stop all trading on the
+   broker's equity now (the day's loss, the drawdown, stale market data: any one triggers the emergency stop);
+3. records every order it will send, and that each is being sent, in one transaction (its id, hence its
+   ``client_order_id``, derived from the signal; a row another run recorded first is left to it);
+4. submits them, up to the broker's ``concurrent_submits`` at once (a symbol's orders in order), each right
+   after its own read of the stop. A stop read there, or ``max_broker_errors_in_a_row`` failures in a row (in
+   the order the answers come), halts the run: nothing more is sent, the orders not sent are withdrawn (their
+   signals pending again), and an error streak triggers the stop once the submits in flight have answered;
+5. writes every answer back in one transaction. Only the broker's own refusal makes an order ``rejected``;
+   any other failure leaves it pending, with an alert, for reconciliation.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import polars as pl
 
 from ats_pipelines.db.locks import advisory_lock
-from ats_pipelines.defs.monitoring.alerts import record_alert
+from ats_pipelines.defs.monitoring.alerts import record_alert, record_alerts
 from ats_pipelines.defs.monitoring.trading_metrics import FILLED_ORDERS_SQL, fifo_book
 from ats_pipelines.defs.trading.emergency import StopState, act_at_brokers, record_stop, stop_state, trigger_stop
 from ats_pipelines.defs.trading.risk import Block, Book, RiskLimits, size_order, stop_trigger, trading_day_start
@@ -39,8 +49,9 @@ log = logging.getLogger(__name__)
 ORDER_NAMESPACE = uuid.UUID("0b5c9a8e-41c3-4f7e-9f57-6a0f5d2c7e13")
 PENDING_SIGNALS_SQL = read_sql_beside(__file__, "pending_signals.sql")
 ORDERS_SINCE_SQL = read_sql_beside(__file__, "orders_since.sql")
-INSERT_ORDER_SQL = read_sql_beside(__file__, "insert_order.sql")
-RECORD_SUBMISSION_SQL = read_sql_beside(__file__, "record_submission.sql")
+INSERT_ORDERS_SQL = read_sql_beside(__file__, "insert_orders.sql")
+RECORD_SUBMISSIONS_SQL = read_sql_beside(__file__, "record_submissions.sql")
+WITHDRAW_ORDERS_SQL = read_sql_beside(__file__, "withdraw_orders.sql")
 UPDATE_ORDER_SQL = read_sql_beside(__file__, "update_order.sql")
 EXPIRE_ORDER_SQL = read_sql_beside(__file__, "expire_order.sql")
 OPEN_ORDERS_SQL = read_sql_beside(__file__, "open_orders.sql")
@@ -158,23 +169,39 @@ def risk_book(timescale: TimescaleResource, broker: Broker, strategy_id: str, no
     return book
 
 
+@dataclass
+class Standing:
+    """What a run checks its orders against: the risk book (:func:`risk_book`), the strategy's peak equity and
+    the newest stored 1m bar (the drawdown and data-age conditions)."""
+
+    book: Book
+    peak_equity: float | None
+    newest_bar: datetime | None
+
+
+def read_standing(timescale: TimescaleResource, broker: Broker, strategy_id: str, now: datetime) -> Standing:
+    """The strategy's :class:`Standing` now; read it under :func:`placement_lock`, which keeps it as read."""
+    return Standing(risk_book(timescale, broker, strategy_id, now),
+                    timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item(),
+                    timescale.read(NEWEST_BAR_SQL).item())
+
+
 def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Broker, *, strategy_id: str,
                  model_name: str, window: tuple[datetime, datetime], limits: RiskLimits, now: datetime,
-                 market_hours_only: bool = False) -> PlacementReport:
+                 market_hours_only: bool = False, standing: Standing | None = None) -> PlacementReport:
     """Turn the window's new signals into orders; see the module docstring. Call it under
     :func:`placement_lock`. A signal's age runs from the end of its bar; with ``market_hours_only`` (the live
-    loop) nothing goes out outside the regular session."""
+    loop) nothing goes out outside the regular session. ``standing``: read by the caller under the same hold
+    of the lock (the live loop reads it while it scores the bar); by default it is read here."""
     report = PlacementReport()
     signals = timescale.read(PENDING_SIGNALS_SQL, {"start": window[0], "end": window[1], "model_name": model_name,
                                                    "strategy_id": strategy_id})
     if signals.height == 0:
         return report
-    book = risk_book(timescale, broker, strategy_id, now)
-    # Neither changes while the run places orders; the broker's equity does, so it is read before each submit.
-    peak_equity = timescale.read(EQUITY_PEAK_SQL, {"strategy_id": strategy_id}).item()
-    newest_bar = timescale.read(NEWEST_BAR_SQL).item()
-    errors_in_a_row = 0
+    standing = standing or read_standing(timescale, broker, strategy_id, now)
+    book = standing.book
     closed = market_hours_only and not in_regular_session(now)
+    planned: list[PlannedOrder] = []
     blocks: list[tuple[str, dict]] = []  # alerts of blocked signals, recorded after the submits they would delay
     for signal in signals.iter_rows(named=True):
         side = signal["signal_type"]
@@ -188,56 +215,160 @@ def place_orders(timescale: TimescaleResource, redis: RedisResource, broker: Bro
             blocks.append((f"{side} {signal['symbol']} blocked: {reason}",
                            {"signal_id": signal["signal_id"], "strategy_id": strategy_id, "rule": reason.rule}))
             continue
-        # A stop in force is not triggered again (nor its cancels repeated): read it before the triggers.
-        if _stop_blocks(timescale, stop_state(timescale, redis), report, strategy_id):
-            break
-        account = broker.account()
-        trigger = stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
-                               peak_equity=peak_equity, newest_bar=newest_bar, now=now)
-        if trigger:
-            report.stopped = trigger[1]
-            trigger_stop(timescale, redis, broker, trigger_type=trigger[0], description=trigger[1],
-                         triggered_by="risk")
-            break
-        if _stop_blocks(timescale, stop_state(timescale, redis), report, strategy_id):  # right before the submit
-            break
-        order = order_id(signal["signal_id"], strategy_id)
-        if not timescale.execute(INSERT_ORDER_SQL, {"order_id": order, "symbol": signal["symbol"], "side": side,
-                                                    "quantity": quantity, "signal_id": signal["signal_id"],
-                                                    "strategy_id": strategy_id}):
-            report.recorded_elsewhere += 1  # another run recorded it first: it submits, reconciliation settles
-            log.warning("order %s was recorded by another run; not submitted again", order)
-            continue
-        timescale.execute(RECORD_SUBMISSION_SQL, {"order_id": order})
-        try:
-            placed = broker.submit_order(OrderRequest(
-                client_order_id(order), signal["symbol"], side, quantity,
-                time_in_force=time_in_force(signal["timeframe"]),
-                not_before=signal["timestamp"] + BAR_LENGTH[signal["timeframe"]]))
-        except ApiError as exc:
-            errors_in_a_row += 1
-            what, cause = f"{side} {quantity:g} {signal['symbol']}: {exc}", {"order_id": order,
-                                                                             "signal_id": signal["signal_id"]}
-            if refused_by_broker(exc):
-                report.rejected[signal["signal_id"]] = str(exc)
-                timescale.execute(UPDATE_ORDER_SQL, _order_update(order, status="rejected"))
-                _alert(timescale, "order_rejected", "error", what, cause)
-            else:  # the broker may hold it: the row stays pending_new and reconciliation settles it by its id
-                report.uncertain[signal["signal_id"]] = str(exc)
-                _alert(timescale, "order_uncertain", "error", what, cause)
-            if errors_in_a_row >= limits.max_broker_errors_in_a_row:
-                report.stopped = f"{errors_in_a_row} broker errors in a row"
-                trigger_stop(timescale, redis, broker, trigger_type="broker_errors", description=report.stopped,
-                             triggered_by="orders")
-                break
-            continue
-        errors_in_a_row = 0
-        report.submitted += 1
-        book.ordered(side, signal["symbol"], quantity)
-        timescale.execute(UPDATE_ORDER_SQL, _order_update(order, placed))
-    for message, cause in blocks:
-        _alert(timescale, "risk_limit", "warning", message, cause)
+        book.ordered(side, signal["symbol"], quantity)  # the next signals' limits count it as if it went out
+        planned.append(PlannedOrder(signal, order_id(signal["signal_id"], strategy_id), quantity))
+    if planned and _clear_to_send(timescale, redis, broker, report, strategy_id, limits, standing, now):
+        recorded = _record(timescale, planned, strategy_id)
+        for order in planned:
+            if order.order_id not in recorded:  # another run recorded it first: it submits, reconciliation settles
+                report.recorded_elsewhere += 1
+                log.warning("order %s was recorded by another run; not submitted again", order.order_id)
+        _send(timescale, redis, broker, [o for o in planned if o.order_id in recorded], report, strategy_id,
+              limits)
+    record_alerts(timescale, alert_type="risk_limit", severity="warning", component="trading", alerts=blocks)
     return report
+
+
+@dataclass(frozen=True)
+class PlannedOrder:
+    """An order a run has sized and cleared and means to send: its signal (a ``pending_signals.sql`` row)."""
+
+    signal: dict[str, Any]
+    order_id: str
+    quantity: float
+
+    def request(self) -> OrderRequest:
+        s = self.signal
+        return OrderRequest(client_order_id(self.order_id), s["symbol"], s["signal_type"], self.quantity,
+                            time_in_force=time_in_force(s["timeframe"]),
+                            not_before=s["timestamp"] + BAR_LENGTH[s["timeframe"]])
+
+    def describe(self, what: object) -> tuple[str, dict[str, str]]:
+        """An alert's message and cause for this order."""
+        s = self.signal
+        return (f"{s['signal_type']} {self.quantity:g} {s['symbol']}: {what}",
+                {"order_id": self.order_id, "signal_id": s["signal_id"]})
+
+
+def _clear_to_send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, report: PlacementReport,
+                   strategy_id: str, limits: RiskLimits, standing: Standing, now: datetime) -> bool:
+    """Whether the run's orders may be recorded and sent: no stop in force (read first: a stop in force is not
+    triggered again, nor its cancels repeated), and none of the conditions that stop all trading (the day's
+    loss and the drawdown on the broker's equity now, stale market data), any of which triggers the stop."""
+    if _stop_blocks(timescale, stop_state(timescale, redis), report, strategy_id):
+        return False
+    account = broker.account()
+    trigger = stop_trigger(limits, equity=account.equity, last_equity=account.last_equity,
+                           peak_equity=standing.peak_equity, newest_bar=standing.newest_bar, now=now)
+    if trigger:
+        report.stopped = trigger[1]
+        trigger_stop(timescale, redis, broker, trigger_type=trigger[0], description=trigger[1], triggered_by="risk")
+        return False
+    return True
+
+
+def _record(timescale: TimescaleResource, planned: list[PlannedOrder], strategy_id: str) -> set[str]:
+    """Record the run's orders (``pending_new``) and their ``order_submissions`` rows in one transaction, before
+    any of them is sent; returns the ids recorded here (not those another run recorded first)."""
+    with timescale.connection() as conn, conn.transaction(), conn.cursor() as cur:
+        cur.execute(INSERT_ORDERS_SQL, {
+            "strategy_id": strategy_id, "order_ids": [o.order_id for o in planned],
+            "symbols": [o.signal["symbol"] for o in planned], "sides": [o.signal["signal_type"] for o in planned],
+            "quantities": [float(o.quantity) for o in planned], "signal_ids": [o.signal["signal_id"] for o in planned]})
+        recorded = [row[0] for row in cur.fetchall()]
+        if recorded:
+            cur.execute(RECORD_SUBMISSIONS_SQL, {"order_ids": recorded})
+    return set(recorded)
+
+
+@dataclass
+class _Burst:
+    """The state the submitting threads of one run share: the outcomes so far, the broker errors in a row (in
+    the order the answers came), and why the rest of the run must not be sent (a stop read before a submit,
+    or ``max_broker_errors_in_a_row``)."""
+
+    limit: int
+    outcomes: dict[str, BrokerOrder | ApiError | StopState] = field(default_factory=dict)
+    errors_in_a_row: int = 0
+    halted_by: StopState | str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def halted(self) -> bool:
+        with self.lock:
+            return self.halted_by is not None
+
+    def tally(self, order: str, outcome: BrokerOrder | ApiError | StopState) -> None:
+        with self.lock:
+            self.outcomes[order] = outcome
+            if isinstance(outcome, StopState):
+                self.halted_by = self.halted_by or outcome
+                return
+            self.errors_in_a_row = self.errors_in_a_row + 1 if isinstance(outcome, ApiError) else 0
+            if self.errors_in_a_row >= self.limit and self.halted_by is None:
+                self.halted_by = f"{self.errors_in_a_row} broker errors in a row"
+
+
+def _send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, orders: list[PlannedOrder],
+          report: PlacementReport, strategy_id: str, limits: RiskLimits) -> None:
+    """Submit recorded orders, up to ``broker.concurrent_submits`` at once (each symbol's in order, on one
+    thread), each right after its own read of the emergency stop; then write every answer back in one
+    transaction, withdraw the orders the run halted before sending, and trigger the stop on an error streak."""
+    burst = _Burst(limits.max_broker_errors_in_a_row)
+
+    def send_in_order(chain: list[PlannedOrder]) -> None:
+        for order in chain:
+            if burst.halted():
+                return
+            state = stop_state(timescale, redis)  # right before the submit
+            if not state.orders_allowed:
+                burst.tally(order.order_id, state)
+                return
+            try:
+                burst.tally(order.order_id, broker.submit_order(order.request()))
+            except ApiError as exc:
+                burst.tally(order.order_id, exc)
+            except Exception:
+                with burst.lock:  # anything else fails the run: the other threads send nothing more
+                    burst.halted_by = burst.halted_by or "an unexpected failure while submitting"
+                raise
+
+    chains: dict[str, list[PlannedOrder]] = {}
+    for order in orders:
+        chains.setdefault(order.signal["symbol"], []).append(order)
+    workers = min(broker.concurrent_submits, len(chains))
+    if workers <= 1:
+        send_in_order(orders)  # oldest first, on this thread
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="submit") as pool:
+            list(pool.map(send_in_order, chains.values()))
+    updates, unsent = [], []
+    for order in orders:
+        outcome = burst.outcomes.get(order.order_id)
+        signal_id = order.signal["signal_id"]
+        if isinstance(outcome, BrokerOrder):
+            report.submitted += 1
+            updates.append(_order_update(order.order_id, outcome))
+        elif isinstance(outcome, ApiError) and refused_by_broker(outcome):
+            report.rejected[signal_id] = str(outcome)
+            updates.append(_order_update(order.order_id, status="rejected"))
+        elif isinstance(outcome, ApiError):  # the broker may hold it: it stays pending_new, reconciliation settles
+            report.uncertain[signal_id] = str(outcome)
+        else:  # never sent: the stop came, or the run halted
+            unsent.append(order.order_id)
+    timescale.execute_many(UPDATE_ORDER_SQL, updates)
+    if unsent:
+        timescale.execute(WITHDRAW_ORDERS_SQL, {"order_ids": unsent})
+    for order in orders:
+        outcome = burst.outcomes.get(order.order_id)
+        if isinstance(outcome, ApiError):
+            kind = "order_rejected" if refused_by_broker(outcome) else "order_uncertain"
+            _alert(timescale, kind, "error", *order.describe(outcome))
+    if isinstance(burst.halted_by, StopState):
+        _stop_blocks(timescale, burst.halted_by, report, strategy_id)
+    elif burst.halted_by is not None:
+        report.stopped = burst.halted_by
+        trigger_stop(timescale, redis, broker, trigger_type="broker_errors", description=burst.halted_by,
+                     triggered_by="orders")
 
 
 def _stop_blocks(timescale: TimescaleResource, state: StopState, report: PlacementReport, strategy_id: str) -> bool:
@@ -313,13 +444,12 @@ def sync_positions(timescale: TimescaleResource, broker: Broker, strategy_id: st
     """Make the strategy's ``positions`` match its book at the broker (:func:`strategy_positions`): open ones
     upserted with P&L, vanished ones kept as closed."""
     held = strategy_positions(timescale, broker, strategy_id)
-    for p in held:
-        timescale.execute(SYNC_POSITION_SQL, {
-            "position_id": str(uuid.uuid5(ORDER_NAMESPACE, f"position|{strategy_id}|{p.symbol}")), "symbol": p.symbol,
-            "quantity": p.qty, "entry_price": p.avg_entry_price, "current_price": p.current_price,
-            "strategy_id": strategy_id, "pnl": round(p.unrealized_pl, 6),
-            "pnl_percentage": round(p.unrealized_plpc * 100, 6),
-        })
+    timescale.execute_many(SYNC_POSITION_SQL, [{
+        "position_id": str(uuid.uuid5(ORDER_NAMESPACE, f"position|{strategy_id}|{p.symbol}")), "symbol": p.symbol,
+        "quantity": p.qty, "entry_price": p.avg_entry_price, "current_price": p.current_price,
+        "strategy_id": strategy_id, "pnl": round(p.unrealized_pl, 6),
+        "pnl_percentage": round(p.unrealized_plpc * 100, 6),
+    } for p in held])
     timescale.execute(CLOSE_POSITIONS_SQL, {"strategy_id": strategy_id, "held": [p.symbol for p in held]})
     return pl.DataFrame([{"symbol": p.symbol, "qty": p.qty, "pnl": p.unrealized_pl} for p in held],
                         schema={"symbol": pl.String, "qty": pl.Float64, "pnl": pl.Float64})
