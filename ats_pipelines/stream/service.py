@@ -251,8 +251,8 @@ class StreamService:
         their rows and quarantine the rest."""
         routes = ROUTES[cluster]
         disconnect: StreamDisconnect | None = None
-        events: dict[str, list[dict]] = {}
-        received: dict[str, list[int]] = {}
+        events: dict[str, list[dict]] = {ev: [] for ev in routes}  # per event type, in arrival order
+        received: dict[str, list[int]] = {ev: [] for ev in routes}
         for _, received_ms, frame in frames:
             self.stats.frames += 1
             try:
@@ -261,20 +261,18 @@ class StreamService:
                 self._reject(f"stream:{cluster}", "frame", [Reject(str(exc), _frame_record(frame))])
                 continue
             for event in parsed:
-                ev = event.get("ev") if isinstance(event, dict) else None
-                if ev == "status":
-                    if event.get("status") in DISCONNECT_STATUSES:  # raised once what came with it is kept
-                        disconnect = disconnect or StreamDisconnect(event["status"], str(event.get("message")))
+                try:
+                    ev = event["ev"]
+                    events[ev].append(event)
+                except (KeyError, TypeError):  # a status, an unknown type, an event that is not an object
+                    unrouted = self._unrouted(cluster, event)
+                    disconnect = disconnect or unrouted
                     continue
-                if not isinstance(ev, str) or ev not in routes:
-                    reason = (f"unknown event type {ev!r} on {cluster}" if isinstance(event, dict)
-                              else f"event is a {type(event).__name__}, not an object")
-                    self._reject(f"stream:{cluster}", "unknown", [Reject(reason, event)])
-                    continue
-                events.setdefault(ev, []).append(event)
-                received.setdefault(ev, []).append(received_ms)
+                received[ev].append(received_ms)
         hot: dict[str, bytes] = {}
         for ev, group in events.items():
+            if not group:
+                continue
             route = routes[ev]
             table = route.column_map.table
             valid = route.validate(group, received[ev], self._mapper(cluster, route))
@@ -283,15 +281,16 @@ class StreamService:
             if not valid.rows.height:
                 continue
             self.stats.messages += valid.rows.height
+            newest = self._hot_newest
             for key, event_ms, value in valid.hot:
-                if event_ms >= self._hot_newest.get(key, event_ms):  # an older event never replaces a newer one
-                    self._hot_newest[key] = event_ms
+                if event_ms >= newest.get(key, event_ms):  # an older event never replaces a newer one
+                    newest[key] = event_ms
                     hot[key] = value
             if route.stored:
                 self.buffer.add_rows(table, ev, valid.rows)
             if route.is_bar:
-                for symbol, start in valid.rows.select("symbol", pl.col("timestamp").dt.epoch("ms")).iter_rows():
-                    self.gaps.bar_seen(cluster, symbol, start)
+                for symbol, end_ms in zip(valid.symbols, valid.event_ms, strict=True):
+                    self.gaps.bar_seen(cluster, symbol, end_ms - route.duration_ms)
         if frames:
             self.stats.last_message_at = time.time()
         if hot:
@@ -312,6 +311,18 @@ class StreamService:
             await asyncio.sleep(0.1)
             if self.buffer.due:
                 await self.flush()
+
+    def _unrouted(self, cluster: str, event: Any) -> StreamDisconnect | None:
+        """An event without a route: a status (a disconnect status is returned, to raise once what came
+        with it is kept), else a reject (an unknown type, or not an object)."""
+        ev = event.get("ev") if isinstance(event, dict) else None
+        if ev == "status":
+            status = event.get("status")
+            return StreamDisconnect(status, str(event.get("message"))) if status in DISCONNECT_STATUSES else None
+        reason = (f"unknown event type {ev!r} on {cluster}" if isinstance(event, dict)
+                  else f"event is a {type(event).__name__}, not an object")
+        self._reject(f"stream:{cluster}", "unknown", [Reject(reason, event)])
+        return None
 
     def _mapper(self, cluster: str, route: Route) -> Mapper:
         """The route's mapping (symbols of the cluster's universe only), with its table's text-length rules
