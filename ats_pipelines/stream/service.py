@@ -11,7 +11,8 @@ batched into TimescaleDB, and every failure a user of a live feed meets handled.
   of an unknown type is rejected with its reason into ``ingest_rejects`` (source ``polygon_ws``) and counted
   per event type; the rest of its frame lands.
 * Rows are flushed every ``flush_seconds`` or ``flush_rows`` through the REST assets' writer (idempotent
-  upserts), in a worker thread. A failed write keeps the batch and retries with backoff
+  upserts), in a worker thread, which also hands the stored bars to the live loop: the event loop only
+  parses, validates and writes Redis. A failed write keeps the batch and retries with backoff
   (:mod:`ats_pipelines.stream.buffer`); past ``max_buffered_rows`` the processor waits for the database
   (backpressure onto the queue) rather than drop what it received.
 * A dropped connection reconnects with jittered backoff and resubscribes; the bars missed while it was down,
@@ -32,6 +33,7 @@ import logging
 import os
 import random
 import signal
+import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -47,7 +49,7 @@ from ats_pipelines.ingest.columns import Mapper, Reject
 from ats_pipelines.ingest.loader import table_length_rules
 from ats_pipelines.live.bus import publish_bars
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, redis_keys
-from ats_pipelines.stream.buffer import WriteBuffer
+from ats_pipelines.stream.buffer import Batch, WriteBuffer
 from ats_pipelines.stream.gaps import GapFiller
 from ats_pipelines.stream.routes import BAR_ROUTES, ROUTES, Route, topics
 
@@ -57,6 +59,9 @@ METRICS_EVERY_SECONDS = 60.0
 REJECT_LOG_EVERY_SECONDS = 10.0
 DISCONNECT_STATUSES = {"max_connections", "force_disconnect", "slow_consumer"}
 FRAME_PREVIEW_CHARS = 2_000
+# The processor gives up the GIL around every Polars call; with the default 5 ms switch interval, taking it
+# back from the flush thread (encoding rows, psycopg) can cost 5 ms each time, and a batch makes a dozen calls.
+GIL_SWITCH_SECONDS = 0.001
 
 
 class StreamAuthError(RuntimeError):
@@ -84,11 +89,12 @@ class StreamStats:
     last_message_at: float | None = None
     lags: deque = field(default_factory=lambda: deque(maxlen=20_000))
 
-    def lag_ms(self, quantile: float) -> float | None:
+    def lag_ms(self) -> tuple[float | None, float | None]:
+        """Receipt-to-Redis lag p50 and p99 (ms) of the last 20,000 frames (one sort: it runs on the event loop)."""
         if not self.lags:
-            return None
+            return None, None
         ordered = sorted(self.lags)
-        return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000, 3)
+        return tuple(round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3) for q in (0.5, 0.99))
 
 
 @dataclass
@@ -376,7 +382,8 @@ class StreamService:
     def _write_metrics(self) -> None:
         """Lag and counters into ``system_metrics`` (component ``stream``), once a minute; best effort."""
         s, w = self.stats, self.buffer.stats
-        values = {"lag_p50_ms": s.lag_ms(0.5), "lag_p99_ms": s.lag_ms(0.99), "messages_total": s.messages,
+        p50, p99 = s.lag_ms()
+        values = {"lag_p50_ms": p50, "lag_p99_ms": p99, "messages_total": s.messages,
                   "rejected_total": sum(w.rejected.values()), "rows_written_total": w.rows_written,
                   "write_failures_total": w.write_failures, "buffered_rows": self.buffer.rows,
                   "reconnects_total": s.reconnects, "redis_errors_total": s.redis_errors}
@@ -397,14 +404,13 @@ class StreamService:
             batch = self.buffer.take()
             if batch:
                 try:
-                    written = await asyncio.to_thread(self.buffer.write, batch)
+                    newest = await asyncio.to_thread(self._write, batch)
                 except Exception as exc:  # noqa: BLE001 - nothing received is dropped: kept and retried
                     self.buffer.give_back(batch, exc)
                     self._report(None)
                     return False
                 self.buffer.written()
-                self.gaps.bars_stored(_newest_bars(written))
-                self._publish_bars(written)
+                self.gaps.bars_stored(newest)
             watermarks = self.gaps.take_watermarks()
             if watermarks:
                 try:
@@ -414,6 +420,13 @@ class StreamService:
                     log.warning("stream watermarks not written yet (%s)", exc)
                     return False
             return True
+
+    def _write(self, batch: Batch) -> dict[str, int]:
+        """In the flush's worker thread, off the event loop: write ``batch``, hand the stored stock bars to the
+        live loop, and return each symbol's newest stored bar (start, ms)."""
+        written = self.buffer.write(batch)
+        self._publish_bars(written)
+        return _newest_bars(written)
 
     def _publish_bars(self, written: dict[tuple[str, str], pl.DataFrame]) -> None:
         """Hand the stored live stock bars to the live decision loop (:mod:`ats_pipelines.live.bus`); they are
@@ -455,12 +468,13 @@ class StreamService:
         s, w = self.stats, self.buffer.stats
         last = datetime.fromtimestamp(s.last_message_at, UTC).isoformat() if s.last_message_at else ""
         failing = self.buffer.failing_since
+        p50, p99 = s.lag_ms()
         if state is None:
             connected = bool(self.state) and all(v == "connected" for v in self.state.values())
             state = "connected" if connected and failing is None else "degraded"
         fields = {"status": state,
                   **{f"{cluster}_state": value for cluster, value in self.state.items()},
-                  "last_message_at": last, "lag_p50_ms": s.lag_ms(0.5) or "", "lag_p99_ms": s.lag_ms(0.99) or "",
+                  "last_message_at": last, "lag_p50_ms": p50 or "", "lag_p99_ms": p99 or "",
                   "messages": s.messages, "frames": s.frames, "rejected": sum(w.rejected.values()),
                   **{f"rejected_{kind}": count for kind, count in w.rejected.items()},
                   "rows_written": w.rows_written, "rows_buffered": self.buffer.rows,
@@ -527,6 +541,7 @@ def run_until_signalled(service: StreamService) -> int:
     end (0 normally). StreamAuthError propagates."""
 
     async def main() -> None:
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, service.stop)
