@@ -202,7 +202,7 @@ class ColumnMap:
             checks.append(Rule("symbol not in the universe", ~pl.col("symbol").is_in(list(symbols))))
         # The first broken rule's position (a small integer is cheaper to compute than its reason's text).
         broken = pl.coalesce([pl.when(rule.bad.fill_null(False)).then(pl.lit(i, dtype=pl.UInt16))
-                              for i, rule in enumerate(checks)])
+                              for i, rule in enumerate(checks)]) if checks else pl.lit(None, dtype=pl.UInt16)
         helpers = {"_reason", *self.helpers}
         return Mapper(self, flavour, constants, select, derived, tuple((f.source(flavour), f.column) for f in required),
                       broken.alias("_reason"), tuple(rule.reason for rule in checks),
