@@ -67,6 +67,11 @@ class Route:
     def is_bar(self) -> bool:
         return self.duration_ms > 0
 
+    @functools.cached_property
+    def time_field(self) -> str:
+        """The event's field of its time (Unix milliseconds on the stream; a bar's start)."""
+        return next(f.stream for f in self.column_map.fields if f.column == self.column_map.time_column)
+
     def mapper(self, symbols: frozenset[str] | None = None, rules: Sequence[Rule] = ()) -> Mapper:
         """The column map's stream mapping of this event: only ``symbols`` (the subscribed universe, as REST
         tickers), with the table's extra ``rules`` (text lengths)."""
@@ -82,7 +87,7 @@ class Route:
         if not rows.height:
             return ValidatedEvents(rows, [], batch.rejects)
         symbols = rows["symbol"].to_list()
-        event_ms = (rows["timestamp"].dt.epoch("ms") + self.duration_ms).to_list()
+        event_ms = [events[index][self.time_field] + self.duration_ms for index in batch.index]  # validated ms
         hot = [(self.redis_key(symbol), at, orjson.dumps({**events[index], "event_ms": at,
                                                          "received_ms": received_ms[index]}))
                for index, symbol, at in zip(batch.index, symbols, event_ms, strict=True)]

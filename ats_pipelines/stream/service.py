@@ -33,7 +33,6 @@ import logging
 import os
 import random
 import signal
-import sys
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -59,9 +58,6 @@ METRICS_EVERY_SECONDS = 60.0
 REJECT_LOG_EVERY_SECONDS = 10.0
 DISCONNECT_STATUSES = {"max_connections", "force_disconnect", "slow_consumer"}
 FRAME_PREVIEW_CHARS = 2_000
-# The processor gives up the GIL around every Polars call; with the default 5 ms switch interval, taking it
-# back from the flush thread (encoding rows, psycopg) can cost 5 ms each time, and a batch makes a dozen calls.
-GIL_SWITCH_SECONDS = 0.001
 
 
 class StreamAuthError(RuntimeError):
@@ -541,7 +537,6 @@ def run_until_signalled(service: StreamService) -> int:
     end (0 normally). StreamAuthError propagates."""
 
     async def main() -> None:
-        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, service.stop)
