@@ -18,7 +18,6 @@ import orjson
 import polars as pl
 
 Convert = Callable[[pl.Expr], pl.Expr]
-ROW_INDEX = "_record"
 JSON = pl.Object  # Field.raw of a nested value kept whole, as JSON text for a JSONB column
 EXTRA_FIELDS = "__extra__"  # Field.rest/stream meaning "every field no other column takes", as one JSON object
 WHOLE_RECORD = "__record__"  # Field.rest/stream meaning "the record as received", as one JSON object
@@ -111,10 +110,12 @@ class Reject:
 
 @dataclass
 class MappedBatch:
-    """The good rows of a page (table columns only) and its rejected records."""
+    """The good rows of a page (table columns only), the index in the page of each row's record, and the
+    rejected records."""
 
     rows: pl.DataFrame
     rejects: list[Reject] = field(default_factory=list)
+    index: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -164,14 +165,12 @@ class ColumnMap:
         window: tuple[datetime, datetime] | None = None,
         symbols: frozenset[str] | None = None,
         extra_rules: Sequence[Rule] = (),
-        keep_index: bool = False,
     ) -> MappedBatch:
         """Map a page of records (see :meth:`mapper`, which a caller mapping many small batches the same way
-        builds once). With ``keep_index`` the rows keep a ``_record`` column: the index in ``records`` of the
-        record each row came from."""
+        builds once)."""
         mapper = self.mapper(flavour=flavour, constants=constants, window=window, symbols=symbols,
                              extra_rules=extra_rules)
-        return mapper.map(records, keep_index=keep_index)
+        return mapper.map(records)
 
     def mapper(
         self,
@@ -188,18 +187,12 @@ class ColumnMap:
         constants = dict(constants or {})
         required = [f for f in self.fields if f.required_in(flavour) and f.source(flavour)]
         select = (
-            pl.int_range(pl.len(), dtype=pl.UInt32).alias(ROW_INDEX),
             *[f.expression(flavour) for f in self.fields if f.source(flavour)],
-            *[pl.col(f.source(flavour)).is_null().alias(f"_absent_{f.column}") for f in required],
             *[pl.lit(value).alias(name) for name, value in constants.items()],
         )
         derived = tuple(expression.alias(name) for name, expression in self.derived)
         mapped_schema = _mapped(pl.DataFrame(schema=self.raw_schema(flavour)), select, derived).schema
-        checks = [rule for f in required for rule in (
-            Rule(f"missing {f.source(flavour)!r}", pl.col(f"_absent_{f.column}")),
-            Rule(f"unreadable {f.source(flavour)!r}", pl.col(f.column).is_null()),
-        )]
-        checks += self.rules
+        checks = list(self.rules)
         checks += [rule for rule in extra_rules if all(mapped_schema.get(c) == pl.String for c in rule.columns)]
         if window is not None:
             start, end = window
@@ -207,9 +200,12 @@ class ColumnMap:
             checks.append(Rule(f"timestamp outside [{start.isoformat()}, {end.isoformat()})", (t < start) | (t >= end)))
         if symbols is not None and "symbol" in mapped_schema:
             checks.append(Rule("symbol not in the universe", ~pl.col("symbol").is_in(list(symbols))))
-        reason = pl.coalesce([pl.when(rule.bad.fill_null(False)).then(pl.lit(rule.reason)) for rule in checks])
-        helpers = {ROW_INDEX, "_reason", *self.helpers, *[f"_absent_{f.column}" for f in required]}
-        return Mapper(self, flavour, constants, select, derived, reason.alias("_reason"),
+        # The first broken rule's position (a small integer is cheaper to compute than its reason's text).
+        broken = pl.coalesce([pl.when(rule.bad.fill_null(False)).then(pl.lit(i, dtype=pl.UInt16))
+                              for i, rule in enumerate(checks)]) if checks else pl.lit(None, dtype=pl.UInt16)
+        helpers = {"_reason", *self.helpers}
+        return Mapper(self, flavour, constants, select, derived, tuple((f.source(flavour), f.column) for f in required),
+                      broken.alias("_reason"), tuple(rule.reason for rule in checks),
                       tuple(c for c in mapped_schema if c not in helpers))
 
     def _empty(self, constants: Mapping[str, Any] | None) -> pl.DataFrame:
@@ -233,54 +229,86 @@ class Mapper:
     constants: Mapping[str, Any]
     select: tuple[Any, ...]
     derived: tuple[pl.Expr, ...]
-    reason: pl.Expr
-    columns: tuple[str, ...]  # the row columns, in order, without ROW_INDEX
+    required: tuple[tuple[str, str], ...]  # (record field, column) of each required field, in order
+    broken: pl.Expr  # the position in ``reasons`` of the first rule a row breaks, null if none
+    reasons: tuple[str, ...]
+    columns: tuple[str, ...]  # the row columns, in order
 
-    def map(self, records: Sequence[Mapping[str, Any]], keep_index: bool = False) -> MappedBatch:
-        """The good rows of ``records`` and their rejects, each with its reason."""
+    def map(self, records: Sequence[Mapping[str, Any]]) -> MappedBatch:
+        """The good rows of ``records`` and their rejects, each with its reason: a wrong JSON type first, then
+        a missing (or unreadable) required field in field order, then the rules in order. A batch costs the
+        same few Polars operations whatever it holds (the stream maps hundreds of small batches a second)."""
         cm = self.column_map
-        raw, good, rejects = _raw_frame(cm._as_json_text(records, self.flavour), cm.raw_schema(self.flavour), records)
+        raw, positions, mistyped = _raw_frame(cm._as_json_text(records, self.flavour), cm.raw_schema(self.flavour))
+        rejects = [Reject(mistyped[i], records[i]) for i in sorted(mistyped)]
         if raw.height == 0:
             return MappedBatch(cm._empty(self.constants), rejects)
-        judged = _mapped(raw, self.select, self.derived).with_columns(self.reason)
-        keep = [ROW_INDEX, *self.columns] if keep_index else list(self.columns)
-        reasons = judged["_reason"]
-        if reasons.null_count() == judged.height:  # the common case: every row passed
-            rows = judged.select(keep)
-        else:
-            bad = reasons.is_not_null()
-            for index, why in zip(judged[ROW_INDEX].filter(bad).to_list(), reasons.filter(bad).to_list(), strict=True):
-                rejects.append(Reject(why, records[good[index]]))
-            rows = judged.filter(~bad).select(keep)
-        if keep_index and len(good) < len(records):  # rows index the well-typed records: back to ``records``
-            return MappedBatch(rows.with_columns(pl.Series(ROW_INDEX, good).gather(rows[ROW_INDEX])), rejects)
-        return MappedBatch(rows, rejects)
+        # row -> reason it fails; None: rejected already for a wrong type
+        failed: dict[int, str | None] = {row: None for row, i in enumerate(positions) if i in mistyped}
+        judged = _mapped(raw, self.select, self.derived).with_columns(self.broken)
+        for source, column in self.required:  # null counts are free: only a column with nulls is read
+            absent, converted = raw[source], judged[column]
+            if absent.null_count():
+                failed.update({row: f"missing {source!r}" for row, value in enumerate(absent.to_list())
+                               if value is None and row not in failed})
+            if converted.null_count() > absent.null_count():
+                failed.update({row: f"unreadable {source!r}" for row, null in enumerate(converted.is_null().to_list())
+                               if null and row not in failed})
+        broken = judged["_reason"]
+        if broken.null_count() < judged.height:
+            failed.update({row: self.reasons[rule] for row, rule in enumerate(broken.to_list())
+                           if rule is not None and row not in failed})
+        rows = judged[list(self.columns)]
+        if not failed:  # the common case: every row passed
+            return MappedBatch(rows, rejects, positions)
+        rejects += [Reject(why, records[positions[row]]) for row, why in sorted(failed.items()) if why is not None]
+        passed = [row for row in range(judged.height) if row not in failed]
+        return MappedBatch(rows[passed], rejects, [positions[row] for row in passed])
 
 
-def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType], originals: Sequence[Any]
-               ) -> tuple[pl.DataFrame, list[int], list[Reject]]:
-    """The well-typed records as a frame of ``schema`` (JSON null counts as absent), their indexes, and the
-    rest as rejects (carrying the original record).
+def _raw_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType]
+               ) -> tuple[pl.DataFrame, list[int], dict[int, str]]:
+    """The records that are objects as a frame of ``schema`` (JSON null counts as absent), the index in
+    ``records`` of each of its rows, and {index in ``records``: reason} of the records that are not objects
+    or hold a value of the wrong type (null in the frame, whose row the caller drops).
 
     Types are strict: a boolean, a numeric string or a fractional number where an integer belongs is a
-    reject, never coerced (Polars alone would read ``true`` as 1.0 and ``"12.5"`` as 12.5). The common case
-    (every record well-typed) costs one pass per column over C-level ``type`` checks; a page that fails it
-    looks value by value only in the columns that failed.
+    reject, never coerced (Polars alone would read ``true`` as 1.0 and ``"12.5"`` as 12.5). One pass per
+    column over C-level ``type`` checks; only a column that fails it is looked at value by value.
     """
-    frame = _strict_frame(records, schema)
-    if frame is not None:
-        return frame, list(range(len(records))), []
-    problems = {i: f"record is a {type(r).__name__}, not an object" for i, r in enumerate(records)
-                if not isinstance(r, Mapping)}
-    objects = [i for i in range(len(records)) if i not in problems]
+    plain = set(map(type, records)) <= {dict}  # parsed JSON: each column read at C speed
+    positions = list(range(len(records))) if plain else [i for i, r in enumerate(records) if isinstance(r, Mapping)]
+    objects = records if plain else [records[i] for i in positions]
+    problems = {} if plain else {i: f"record is a {type(r).__name__}, not an object" for i, r in enumerate(records)
+                                 if not isinstance(r, Mapping)}
+    columns = []
     for name, dtype in schema.items():
-        for j, problem in _column_problems(name, dtype, [records[i].get(name) for i in objects]).items():
-            problems.setdefault(objects[j], problem)
-    good = [i for i in objects if i not in problems]
-    rejects = [Reject(problems[i], originals[i]) for i in sorted(problems)]
-    kept = [records[i] for i in good]
-    frame = _strict_frame(kept, schema)
-    return (frame if frame is not None else pl.DataFrame(kept, schema=schema)), good, rejects
+        values = list(map(dict.get, objects, repeat(name))) if plain else [r.get(name) for r in objects]
+        column, bad = _typed_column(name, dtype, values)
+        columns.append(column)
+        for row, problem in bad.items():
+            problems.setdefault(positions[row], problem)
+    frame = pl.DataFrame(columns, schema=schema) if columns else pl.DataFrame(schema=schema)
+    return frame, positions, problems
+
+
+def _typed_column(name: str, dtype: pl.DataType, values: list[Any]) -> tuple[pl.Series, dict[int, str]]:
+    """``values`` as a Series of ``dtype``, and {index: reason} of those without exactly its JSON type (null in
+    the Series)."""
+    allowed = _allowed_types(dtype)
+    inner = _allowed_types(dtype.inner) if isinstance(dtype, pl.List) else None
+    if (allowed is None or set(map(type, values)) <= allowed) and (inner is None or set(
+            map(type, chain.from_iterable(v for v in values if v is not None))) <= inner):
+        try:
+            return pl.Series(name, values, dtype=dtype, strict=True), {}
+        except (TypeError, OverflowError, pl.exceptions.PolarsError):
+            pass  # an integer beyond 64 bits, a struct of other fields: found value by value
+    problems = _column_problems(name, dtype, values)
+    values = [None if j in problems else v for j, v in enumerate(values)]
+    try:
+        return pl.Series(name, values, dtype=dtype, strict=True), problems
+    except (TypeError, OverflowError, pl.exceptions.PolarsError):
+        return pl.Series(name, values, dtype=dtype, strict=False), problems
 
 
 _NONE = type(None)
@@ -304,42 +332,15 @@ def _allowed_types(dtype: pl.DataType) -> set[type] | None:
     return None
 
 
-def _strict_frame(records: Sequence[Any], schema: Mapping[str, pl.DataType]) -> pl.DataFrame | None:
-    """``records`` as a frame of ``schema`` if every value has exactly its column's JSON type, else None."""
-    columns = []
-    try:
-        for name, dtype in schema.items():
-            values = list(map(dict.get, records, repeat(name)))  # TypeError for a record that is not an object
-            allowed = _allowed_types(dtype)
-            if allowed is not None and not set(map(type, values)) <= allowed:
-                return None
-            if isinstance(dtype, pl.List) and (inner := _allowed_types(dtype.inner)) is not None and not set(
-                    map(type, chain.from_iterable(v for v in values if v is not None))) <= inner:
-                return None
-            columns.append(pl.Series(name, values, dtype=dtype, strict=True))
-    except (AttributeError, TypeError, OverflowError, pl.exceptions.PolarsError):
-        return None  # a record that is not an object, an integer beyond 64 bits, a struct of other fields
-    return pl.DataFrame(columns, schema=schema) if columns else pl.DataFrame(schema=schema)
-
-
 def _column_problems(name: str, dtype: pl.DataType, values: list[Any]) -> dict[int, str]:
     """{index: reason} of the values of one column that do not have exactly its JSON type."""
     allowed = _allowed_types(dtype)
     if allowed is None:
         return {}
-    if set(map(type, values)) <= allowed:
-        present = [v for v in values if v is not None]
-        if dtype.is_integer():
-            fits = not present or (_INT64_RANGE[0] <= min(present) and max(present) <= _INT64_RANGE[1])
-        elif isinstance(dtype, pl.List):
-            inner = _allowed_types(dtype.inner)
-            fits = inner is None or set(map(type, chain.from_iterable(present))) <= inner
-        else:
-            fits = not isinstance(dtype, pl.Struct)
-        if fits:
-            return {}
+    deep = dtype.is_integer() or isinstance(dtype, (pl.List, pl.Struct))  # a type check alone does not settle it
     return {i: f"field {name!r} has a {type(v).__name__} ({str(v)[:40]!r}), expected {dtype}"
-            for i, v in enumerate(values) if not _value_fits(v, dtype)}
+            for i, v in enumerate(values)
+            if type(v) not in allowed or (deep and v is not None and not _value_fits(v, dtype))}
 
 
 def _value_fits(value: Any, dtype: pl.DataType) -> bool:

@@ -173,7 +173,7 @@ def quote_rows(mapped: pl.DataFrame) -> pl.DataFrame:
     """Fold the two exchange ids of mapped quotes into the table's one ``exchange`` column (``bid/ask``)."""
     exchange = pl.concat_str([pl.col("bid_exchange").fill_null(0), pl.col("ask_exchange").fill_null(0)],
                              separator="/")
-    return mapped.with_columns(exchange.alias("exchange")).drop("bid_exchange", "ask_exchange")
+    return mapped.select(pl.exclude("bid_exchange", "ask_exchange"), exchange.alias("exchange"))
 
 
 def derived_trade_id(mapped: pl.DataFrame) -> pl.DataFrame:

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 import polars as pl
 
-from ats_pipelines.ingest.columns import ROW_INDEX, ColumnMap, Mapper, Reject, Rule
+from ats_pipelines.ingest.columns import ColumnMap, Mapper, Reject, Rule
 from ats_pipelines.ingest.polygon_maps import (
     CRYPTO_AGGS,
     CRYPTO_QUOTES,
@@ -45,6 +45,8 @@ class ValidatedEvents:
     rows: pl.DataFrame
     hot: list[tuple[str, int, bytes]]  # (Redis key, event time in ms, value), in arrival order
     rejects: list[Reject]
+    symbols: list[str] = field(default_factory=list)  # of each row, as the rows name it
+    event_ms: list[int] = field(default_factory=list)  # of each row: its event time (a bar's end)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ class Route:
     def is_bar(self) -> bool:
         return self.duration_ms > 0
 
+    @functools.cached_property
+    def time_field(self) -> str:
+        """The event's field of its time (Unix milliseconds on the stream; a bar's start)."""
+        return next(f.stream for f in self.column_map.fields if f.column == self.column_map.time_column)
+
     def mapper(self, symbols: frozenset[str] | None = None, rules: Sequence[Rule] = ()) -> Mapper:
         """The column map's stream mapping of this event: only ``symbols`` (the subscribed universe, as REST
         tickers), with the table's extra ``rules`` (text lengths)."""
@@ -75,18 +82,16 @@ class Route:
         """Map ``events`` (received at ``received_ms``) with ``mapper`` (:meth:`mapper`); only the good ones get
         a hot value."""
         records = [self.prepare(e) for e in events] if self.prepare else events
-        batch = mapper.map(records, keep_index=True)
+        batch = mapper.map(records)
         rows = batch.rows
-        hot: list[tuple[str, int, bytes]] = []
-        if rows.height:
-            event_ms = (rows["timestamp"].dt.epoch("ms") + self.duration_ms).to_list()
-            for index, symbol, at in zip(rows[ROW_INDEX].to_list(), rows["symbol"].to_list(), event_ms, strict=True):
-                hot.append((self.redis_key(symbol), at,
-                            orjson.dumps({**events[index], "event_ms": at, "received_ms": received_ms[index]})))
-            rows = rows.drop(ROW_INDEX)
-            if self.finish:
-                rows = self.finish(rows)
-        return ValidatedEvents(rows, hot, batch.rejects)
+        if not rows.height:
+            return ValidatedEvents(rows, [], batch.rejects)
+        symbols = rows["symbol"].to_list()
+        event_ms = [events[index][self.time_field] + self.duration_ms for index in batch.index]  # validated ms
+        hot = [(self.redis_key(symbol), at, orjson.dumps({**events[index], "event_ms": at,
+                                                         "received_ms": received_ms[index]}))
+               for index, symbol, at in zip(batch.index, symbols, event_ms, strict=True)]
+        return ValidatedEvents(self.finish(rows) if self.finish else rows, hot, batch.rejects, symbols, event_ms)
 
 
 def _crypto_trade(event: dict) -> dict:

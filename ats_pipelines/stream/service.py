@@ -11,7 +11,8 @@ batched into TimescaleDB, and every failure a user of a live feed meets handled.
   of an unknown type is rejected with its reason into ``ingest_rejects`` (source ``polygon_ws``) and counted
   per event type; the rest of its frame lands.
 * Rows are flushed every ``flush_seconds`` or ``flush_rows`` through the REST assets' writer (idempotent
-  upserts), in a worker thread. A failed write keeps the batch and retries with backoff
+  upserts), in a worker thread, which also hands the stored bars to the live loop: the event loop only
+  parses, validates and writes Redis. A failed write keeps the batch and retries with backoff
   (:mod:`ats_pipelines.stream.buffer`); past ``max_buffered_rows`` the processor waits for the database
   (backpressure onto the queue) rather than drop what it received.
 * A dropped connection reconnects with jittered backoff and resubscribes; the bars missed while it was down,
@@ -47,7 +48,7 @@ from ats_pipelines.ingest.columns import Mapper, Reject
 from ats_pipelines.ingest.loader import table_length_rules
 from ats_pipelines.live.bus import publish_bars
 from ats_pipelines.resources import PolygonResource, RedisResource, TimescaleResource, redis_keys
-from ats_pipelines.stream.buffer import WriteBuffer
+from ats_pipelines.stream.buffer import Batch, WriteBuffer
 from ats_pipelines.stream.gaps import GapFiller
 from ats_pipelines.stream.routes import BAR_ROUTES, ROUTES, Route, topics
 
@@ -84,11 +85,12 @@ class StreamStats:
     last_message_at: float | None = None
     lags: deque = field(default_factory=lambda: deque(maxlen=20_000))
 
-    def lag_ms(self, quantile: float) -> float | None:
+    def lag_ms(self) -> tuple[float | None, float | None]:
+        """Receipt-to-Redis lag p50 and p99 (ms) of the last 20,000 frames (one sort: it runs on the event loop)."""
         if not self.lags:
-            return None
+            return None, None
         ordered = sorted(self.lags)
-        return round(ordered[min(len(ordered) - 1, int(quantile * len(ordered)))] * 1000, 3)
+        return tuple(round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3) for q in (0.5, 0.99))
 
 
 @dataclass
@@ -251,8 +253,8 @@ class StreamService:
         their rows and quarantine the rest."""
         routes = ROUTES[cluster]
         disconnect: StreamDisconnect | None = None
-        events: dict[str, list[dict]] = {}
-        received: dict[str, list[int]] = {}
+        events: dict[str, list[dict]] = {ev: [] for ev in routes}  # per event type, in arrival order
+        received: dict[str, list[int]] = {ev: [] for ev in routes}
         for _, received_ms, frame in frames:
             self.stats.frames += 1
             try:
@@ -261,20 +263,18 @@ class StreamService:
                 self._reject(f"stream:{cluster}", "frame", [Reject(str(exc), _frame_record(frame))])
                 continue
             for event in parsed:
-                ev = event.get("ev") if isinstance(event, dict) else None
-                if ev == "status":
-                    if event.get("status") in DISCONNECT_STATUSES:  # raised once what came with it is kept
-                        disconnect = disconnect or StreamDisconnect(event["status"], str(event.get("message")))
+                try:
+                    ev = event["ev"]
+                    events[ev].append(event)
+                except (KeyError, TypeError):  # a status, an unknown type, an event that is not an object
+                    unrouted = self._unrouted(cluster, event)
+                    disconnect = disconnect or unrouted
                     continue
-                if not isinstance(ev, str) or ev not in routes:
-                    reason = (f"unknown event type {ev!r} on {cluster}" if isinstance(event, dict)
-                              else f"event is a {type(event).__name__}, not an object")
-                    self._reject(f"stream:{cluster}", "unknown", [Reject(reason, event)])
-                    continue
-                events.setdefault(ev, []).append(event)
-                received.setdefault(ev, []).append(received_ms)
+                received[ev].append(received_ms)
         hot: dict[str, bytes] = {}
         for ev, group in events.items():
+            if not group:
+                continue
             route = routes[ev]
             table = route.column_map.table
             valid = route.validate(group, received[ev], self._mapper(cluster, route))
@@ -283,15 +283,16 @@ class StreamService:
             if not valid.rows.height:
                 continue
             self.stats.messages += valid.rows.height
+            newest = self._hot_newest
             for key, event_ms, value in valid.hot:
-                if event_ms >= self._hot_newest.get(key, event_ms):  # an older event never replaces a newer one
-                    self._hot_newest[key] = event_ms
+                if event_ms >= newest.get(key, event_ms):  # an older event never replaces a newer one
+                    newest[key] = event_ms
                     hot[key] = value
             if route.stored:
                 self.buffer.add_rows(table, ev, valid.rows)
             if route.is_bar:
-                for symbol, start in valid.rows.select("symbol", pl.col("timestamp").dt.epoch("ms")).iter_rows():
-                    self.gaps.bar_seen(cluster, symbol, start)
+                for symbol, end_ms in zip(valid.symbols, valid.event_ms, strict=True):
+                    self.gaps.bar_seen(cluster, symbol, end_ms - route.duration_ms)
         if frames:
             self.stats.last_message_at = time.time()
         if hot:
@@ -312,6 +313,18 @@ class StreamService:
             await asyncio.sleep(0.1)
             if self.buffer.due:
                 await self.flush()
+
+    def _unrouted(self, cluster: str, event: Any) -> StreamDisconnect | None:
+        """An event without a route: a status (a disconnect status is returned, to raise once what came
+        with it is kept), else a reject (an unknown type, or not an object)."""
+        ev = event.get("ev") if isinstance(event, dict) else None
+        if ev == "status":
+            status = event.get("status")
+            return StreamDisconnect(status, str(event.get("message"))) if status in DISCONNECT_STATUSES else None
+        reason = (f"unknown event type {ev!r} on {cluster}" if isinstance(event, dict)
+                  else f"event is a {type(event).__name__}, not an object")
+        self._reject(f"stream:{cluster}", "unknown", [Reject(reason, event)])
+        return None
 
     def _mapper(self, cluster: str, route: Route) -> Mapper:
         """The route's mapping (symbols of the cluster's universe only), with its table's text-length rules
@@ -365,7 +378,8 @@ class StreamService:
     def _write_metrics(self) -> None:
         """Lag and counters into ``system_metrics`` (component ``stream``), once a minute; best effort."""
         s, w = self.stats, self.buffer.stats
-        values = {"lag_p50_ms": s.lag_ms(0.5), "lag_p99_ms": s.lag_ms(0.99), "messages_total": s.messages,
+        p50, p99 = s.lag_ms()
+        values = {"lag_p50_ms": p50, "lag_p99_ms": p99, "messages_total": s.messages,
                   "rejected_total": sum(w.rejected.values()), "rows_written_total": w.rows_written,
                   "write_failures_total": w.write_failures, "buffered_rows": self.buffer.rows,
                   "reconnects_total": s.reconnects, "redis_errors_total": s.redis_errors}
@@ -386,14 +400,13 @@ class StreamService:
             batch = self.buffer.take()
             if batch:
                 try:
-                    written = await asyncio.to_thread(self.buffer.write, batch)
+                    newest = await asyncio.to_thread(self._write, batch)
                 except Exception as exc:  # noqa: BLE001 - nothing received is dropped: kept and retried
                     self.buffer.give_back(batch, exc)
                     self._report(None)
                     return False
                 self.buffer.written()
-                self.gaps.bars_stored(_newest_bars(written))
-                self._publish_bars(written)
+                self.gaps.bars_stored(newest)
             watermarks = self.gaps.take_watermarks()
             if watermarks:
                 try:
@@ -403,6 +416,13 @@ class StreamService:
                     log.warning("stream watermarks not written yet (%s)", exc)
                     return False
             return True
+
+    def _write(self, batch: Batch) -> dict[str, int]:
+        """In the flush's worker thread, off the event loop: write ``batch``, hand the stored stock bars to the
+        live loop, and return each symbol's newest stored bar (start, ms)."""
+        written = self.buffer.write(batch)
+        self._publish_bars(written)
+        return _newest_bars(written)
 
     def _publish_bars(self, written: dict[tuple[str, str], pl.DataFrame]) -> None:
         """Hand the stored live stock bars to the live decision loop (:mod:`ats_pipelines.live.bus`); they are
@@ -444,12 +464,13 @@ class StreamService:
         s, w = self.stats, self.buffer.stats
         last = datetime.fromtimestamp(s.last_message_at, UTC).isoformat() if s.last_message_at else ""
         failing = self.buffer.failing_since
+        p50, p99 = s.lag_ms()
         if state is None:
             connected = bool(self.state) and all(v == "connected" for v in self.state.values())
             state = "connected" if connected and failing is None else "degraded"
         fields = {"status": state,
                   **{f"{cluster}_state": value for cluster, value in self.state.items()},
-                  "last_message_at": last, "lag_p50_ms": s.lag_ms(0.5) or "", "lag_p99_ms": s.lag_ms(0.99) or "",
+                  "last_message_at": last, "lag_p50_ms": p50 or "", "lag_p99_ms": p99 or "",
                   "messages": s.messages, "frames": s.frames, "rejected": sum(w.rejected.values()),
                   **{f"rejected_{kind}": count for kind, count in w.rejected.items()},
                   "rows_written": w.rows_written, "rows_buffered": self.buffer.rows,
