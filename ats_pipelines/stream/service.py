@@ -10,11 +10,12 @@ batched into TimescaleDB, and every failure a user of a live feed meets handled.
   Redis or a batch. An invalid event, a frame that is not a JSON array of events, an empty frame or an event
   of an unknown type is rejected with its reason into ``ingest_rejects`` (source ``polygon_ws``) and counted
   per event type; the rest of its frame lands.
-* Rows are flushed every ``flush_seconds`` or ``flush_rows`` through the REST assets' writer (idempotent
-  upserts), in a worker thread, which also hands the stored bars to the live loop: the event loop only
-  parses, validates and writes Redis. A failed write keeps the batch and retries with backoff
-  (:mod:`ats_pipelines.stream.buffer`); past ``max_buffered_rows`` the processor waits for the database
-  (backpressure onto the queue) rather than drop what it received.
+* Rows are flushed every ``flush_seconds``, or as soon as ``flush_rows`` are waiting, by one flush task
+  through the REST assets' writer (idempotent upserts), in a worker thread, which also hands the stored bars
+  to the live loop: the event loop only parses, validates and writes Redis (it never waits for a write). A
+  failed write keeps the batch and retries with backoff (:mod:`ats_pipelines.stream.buffer`); past
+  ``max_buffered_rows`` the processor waits for the database (backpressure onto the queue) rather than drop
+  what it received.
 * A dropped connection reconnects with jittered backoff and resubscribes; the bars missed while it was down,
   or while the process was not running, are fetched from REST per symbol (:mod:`ats_pipelines.stream.gaps`).
 * ``auth_failed`` stops the stream with a clear message; ``max_connections`` says that another client holds
@@ -130,6 +131,7 @@ class StreamService:
         self._last_reject_log = 0.0
         self._stop = asyncio.Event()
         self._flush_lock = asyncio.Lock()
+        self._flush_wanted = asyncio.Event()  # set by the processor at ``flush_rows``: the flusher starts at once
 
     def stop(self) -> None:
         self._stop.set()
@@ -306,8 +308,8 @@ class StreamService:
         self._log_rejects()
         if disconnect is not None:
             raise disconnect
-        if self.buffer.rows >= self.settings.flush_rows and self.buffer.due:
-            await self.flush()
+        if self.buffer.rows >= self.settings.flush_rows:
+            self._flush_wanted.set()  # the flusher writes them; the processor never waits for a write here
         while self.buffer.rows >= self.settings.max_buffered_rows and not self._stop.is_set():
             self.stats.backpressure_waits += 1  # the database is behind: stop reading until it catches up
             await asyncio.sleep(0.1)
@@ -367,7 +369,12 @@ class StreamService:
     async def _periodic_flush(self) -> None:
         last_metrics = time.monotonic()
         while True:
-            await asyncio.sleep(self.settings.flush_seconds)
+            if self.buffer.due:  # a failed write's backoff is waited out whatever piles up meanwhile
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._flush_wanted.wait(), self.settings.flush_seconds)
+            else:
+                await asyncio.sleep(self.settings.flush_seconds)
+            self._flush_wanted.clear()
             if self.buffer.due:
                 await self.flush()
             self._report(None)
