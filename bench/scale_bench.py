@@ -7,8 +7,8 @@ Prints one JSON line. Each size is a fresh database, then five stages, each in a
   local fake Polygon server (in its own process: its memory is not the stage's);
 * ``features`` — one range run of the ``features`` asset (1m and 1d), with its Parquet export on
   (``ATS_FEATURE_EXPORT_DIR``, a temporary directory; ``--no-export``: off);
-* ``dataset`` — the training read alone: :func:`labelled` of the 1m features (read, pivot, labels) over the
-  training's window (``training_start``);
+* ``dataset`` — the training read alone: :func:`training_set` of the 1m features (read, pivot, labels, the
+  days at current versions) over the training's window;
 * ``training`` — one ``train_model`` materialization (dataset, walk-forward folds, held-out, file, registry);
 * ``signals`` — one range run of ``trading_signals`` over the sessions. The trained model has seen every
   session, so before this stage (untimed) its recorded training end is moved before the first session: the
@@ -53,10 +53,10 @@ def run_stage(args: argparse.Namespace) -> dict[str, float]:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from ats_pipelines.defs.features.assets import features
+    from ats_pipelines.defs.features.versions import registered_versions
     from ats_pipelines.defs.market_data.assets import stock_aggs
     from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
-    from ats_pipelines.defs.models.dataset import labelled
-    from ats_pipelines.defs.models.run import TrainingConfig, training_start
+    from ats_pipelines.defs.models.run import TrainingConfig, training_set
     from ats_pipelines.demo import DEMO_API_KEY
     from ats_pipelines.resources import ModelStoreResource, PolygonResource, TimescaleResource, UniverseResource
 
@@ -72,7 +72,8 @@ def run_stage(args: argparse.Namespace) -> dict[str, float]:
         "features": lambda: dg.materialize([features], tags=tags, instance=dg.DagsterInstance.ephemeral(),
                                            resources={"timescale": timescale,
                                                       "universe": UniverseResource(stocks=",".join(symbols))}),
-        "dataset": lambda: labelled(timescale, "1m", _feature_names(), training_start(timescale, TrainingConfig())),
+        "dataset": lambda: training_set(timescale, TrainingConfig(), _feature_names(),
+                                        registered_versions(timescale, _feature_names())),
         "training": lambda: dg.materialize([train_model_assets], instance=dg.DagsterInstance.ephemeral(),
                                            run_config=training, resources={"timescale": timescale,
                                                                            "model_store": store}),

@@ -40,6 +40,9 @@ def test_the_dataset_from_the_export_equals_the_one_from_the_table(db, exported,
         "2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08", "2024-03-09", "2024-03-10",
         "2024-03-11", "2024-03-12", "2024-03-13"]
     assert read_days(exported, "1m", NAMES, dataset.FEATURES_VERSION, START, END) is not None
+    for path in (exported / "1m").glob("*.parquet"):  # the training's order, so the read needs no sort
+        day = pl.read_parquet(path, columns=["timestamp", "symbol"])
+        assert day.equals(day.sort("timestamp", "symbol"))
     ours = dataset.labelled(db, "1m", list(NAMES), START, END)
     table = from_table(db, monkeypatch)
     assert ours.height == table.height > 4 * 2 * 300
@@ -57,6 +60,8 @@ def test_a_missing_session_or_another_version_sends_the_read_to_the_table(db, ex
     assert read_days(exported, "1m", NAMES, "another", START, END) is None
     assert read_days(exported, "1m", [*NAMES, "flow_alert_count"], dataset.FEATURES_VERSION, START, END) is None
     path = day_path(exported, "1m", datetime(2024, 3, 8).date())
+    pl.read_parquet(path).write_parquet(path, metadata={VERSION_KEY: dataset.FEATURES_VERSION})  # an older layout
+    assert read_days(exported, "1m", NAMES, dataset.FEATURES_VERSION, START, END) is None
     pl.read_parquet(path).write_parquet(path, metadata={VERSION_KEY: "older"})
     assert read_days(exported, "1m", NAMES, dataset.FEATURES_VERSION, START, END) is None
     path.unlink()  # a session without its file

@@ -7,7 +7,7 @@ sign of the next bar's return (a planted signal) and ``noise`` predicts nothing.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import numpy as np
@@ -19,7 +19,7 @@ from ats_pipelines.defs.features.versions import record_versions
 from ats_pipelines.defs.models import registry
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
-from ats_pipelines.defs.models.run import MINUTE_MODEL
+from ats_pipelines.defs.models.run import MINUTE_MODEL, TrainingConfig, training_start
 from ats_pipelines.defs.models.training import metrics, predict
 from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource
@@ -175,17 +175,27 @@ def test_the_recorded_folds_never_train_past_their_test_window(db, sql_conn, sto
         assert gap >= timedelta(minutes=10), fold
 
 
-def test_the_training_set_reaches_back_lookback_days_from_the_latest_feature_bar(db, sql_conn, store):
-    plant(db, beta=0.5)  # 2,000 minutes: six sessions from 2024-03-04
-    latest = session_minutes(BARS)[-1]
+def test_the_training_set_reaches_back_lookback_days_from_the_newest_day_of_current_features(db, sql_conn, store):
+    plant(db, beta=0.5)  # 2,000 minutes: six sessions from 2024-03-04, versions recorded through 2024-03-12
     train(db, store, lookback_days=2, folds=2)
     everything = labelled(db, "1m", ["sig", "noise"])
-    window = everything.filter(pl.col("timestamp") >= latest - timedelta(days=2))
+    window = everything.filter(pl.col("timestamp") >= datetime(2024, 3, 11, tzinfo=UTC))  # 03-13 00:00 - 2 days
     assert 0 < window.height < everything.height
     parameters = sql_conn.execute("SELECT parameters FROM models").fetchone()[0]
     assert parameters["training_data"]["rows"] == window.height
     assert parameters["training_data"]["start"] == window["timestamp"].min().isoformat()
     assert parameters["lookback_days"] == 2
+
+
+def test_the_training_start_counts_back_from_the_newest_readable_day_or_from_the_end():
+    days = [date(2024, 3, 8), date(2024, 3, 11), date(2024, 3, 12)]
+    assert training_start(TrainingConfig(lookback_days=2), days) == datetime(2024, 3, 11, tzinfo=UTC)
+    assert training_start(TrainingConfig(lookback_days=2, end="2024-03-12T15:00:00"), days) == \
+        datetime(2024, 3, 10, 15, tzinfo=UTC)
+    assert training_start(TrainingConfig(lookback_days=2, end="2024-03-09"), days[:1]) == \
+        datetime(2024, 3, 7, tzinfo=UTC)
+    assert training_start(TrainingConfig(lookback_days=None), days) is None
+    assert training_start(TrainingConfig(start="2024-03-01"), days) == datetime(2024, 3, 1, tzinfo=UTC)
 
 
 def signals(db, store, partition: str, raise_on_error: bool = True, **config):

@@ -94,19 +94,20 @@ def labelled(timescale: TimescaleResource, timeframe: str, features: Sequence[st
 
 def _labelled_export(exported: pl.DataFrame, features: Sequence[str], start: datetime, end: datetime | None,
                      symbols: Sequence[str] | None) -> pl.DataFrame:
-    """:func:`labelled` from the export's rows (``symbol, timestamp, close`` and ``features``)."""
+    """:func:`labelled` from the export's rows (``symbol, timestamp, close`` and ``features``, sorted by time
+    then symbol, as the export's layout guarantees: so every symbol's rows are in time order, and the result
+    needs no sort)."""
     rows = exported.filter(pl.col("symbol").is_in(list(symbols))) if symbols else exported
     if end is not None:  # before the labels: the last bar before ``end`` takes none from after it
         rows = rows.filter(pl.col("timestamp") < end)
     in_range = pl.col("timestamp") >= start
     return (
-        rows  # files in day order, each sorted by symbol and time: every symbol's rows are in time order
+        rows
         .with_columns(next_timestamp=pl.col("timestamp").shift(-1).over("symbol"),
                       label=(pl.col("close").shift(-1).over("symbol") / pl.col("close") - 1 > 0).cast(pl.Int8))
         .filter(in_range & pl.col("label").is_not_null())
         .drop_nulls(list(features))
         .select("symbol", "timestamp", *features, "next_timestamp", "label")
-        .sort("timestamp", "symbol")
     )
 
 

@@ -4,7 +4,7 @@ the active model, the model file, and the registry rows (run row first, model ro
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import polars as pl
@@ -23,9 +23,7 @@ from ats_pipelines.defs.models.training import (
     train_walk_forward,
 )
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource, TimescaleResource
-from ats_pipelines.sql_files import read_sql_beside
 
-LATEST_FEATURE_TIME_SQL = read_sql_beside(__file__, "latest_feature_time.sql")
 MINUTE_MODEL = "next_bar_direction_xgb"  # 1m bars: the next bar's direction (traded live, ats live)
 DAILY_MODEL = "next_session_direction_xgb"  # 1d bars: the next session's direction (traded at the next open)
 
@@ -38,12 +36,13 @@ class TrainingConfig(dg.Config):
     features: list[str] = Field(default=list(TECHNICAL_FEATURES), description="feature names (columns)")
     symbols: list[str] | None = Field(default=None, description="symbols to train on; default every symbol")
     start: str | None = Field(default=None, description="first bar time (ISO date or datetime, UTC); default: "
-                              "lookback_days before the latest feature bar")
+                              "lookback_days before the end of the newest day of features at their current "
+                              "versions (or end)")
     lookback_days: int | None = Field(default=90, description="without start, the training set reaches this many "
-                                      "days back from the latest feature bar (before end): the bound on its size "
-                                      "and memory, about symbols x bars a session x sessions rows of the features "
-                                      "as float32 and float64 (90 days of 500 symbols' 1m bars: 12 M rows, about "
-                                      "2.5 GB); null reads every stored bar")
+                                      "days back from the end of the newest day of features (or end): the bound on "
+                                      "its size and memory, about symbols x bars a session x sessions rows of the "
+                                      "features as float32 and float64 (90 days of 500 symbols' 1m bars: 12 M rows, "
+                                      "about 2.5 GB); null reads every stored bar")
     end: str | None = Field(default=None, description="bars before this time (ISO, UTC); default all")
     folds: int = Field(default=4, description="walk-forward folds before the held-out period")
     gap_bars: int = Field(default=10, description="bar times left out between every training and test window")
@@ -108,14 +107,8 @@ def _train(timescale: TimescaleResource, store: ModelStoreResource, config: Trai
             comparable = False
         columns = list(dict.fromkeys([*config.features, *(active.features if comparable else [])]))
         started = time.perf_counter()
-        data = labelled(timescale, config.timeframe, columns, training_start(timescale, config),
-                        config.bound(config.end), config.symbols)
-        days = current_days(timescale, config.timeframe, versions, columns)  # never mix old and new definitions
-        data = data.filter(pl.col("timestamp").dt.date().is_in(days))
+        data = training_set(timescale, config, columns, versions)
         dataset_seconds = time.perf_counter() - started
-        if data.height == 0:
-            raise DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features} at "
-                               "their current versions: materialize the features asset first")
         log.append(f"dataset: {data.height} rows, {data['symbol'].n_unique()} symbols, "
                    f"{data['timestamp'].min()} .. {data['timestamp'].max()}")
         splits = walk_forward(data["timestamp"], config.folds, config.gap_bars, config.held_out_fraction)
@@ -154,14 +147,34 @@ def _train(timescale: TimescaleResource, store: ModelStoreResource, config: Trai
                            data.height, dataset_seconds, sum(r.seconds for r in results))
 
 
-def training_start(timescale: TimescaleResource, config: TrainingConfig) -> datetime | None:
-    """The first bar time of the training set: ``start``, else ``lookback_days`` before the latest feature bar of
-    the timeframe (before ``end``), else none (every stored bar)."""
-    if config.start or config.lookback_days is None:
+def training_set(timescale: TimescaleResource, config: TrainingConfig, columns: list[str],
+                 versions: dict[str, str]) -> pl.DataFrame:
+    """The labelled rows of ``columns`` a training reads: only the days (before ``end``) whose every column is
+    stored at its registered version in ``versions``, never old and new definitions mixed, from
+    :func:`training_start`; DatasetError when there are none."""
+    end = config.bound(config.end)
+    days = [d for d in current_days(timescale, config.timeframe, versions, columns)
+            if end is None or d <= (end - timedelta(microseconds=1)).date()]
+    none = DatasetError(f"no labelled rows of timeframe {config.timeframe} with features {config.features} at "
+                        "their current versions: materialize the features asset first")
+    if not days:
+        raise none
+    data = labelled(timescale, config.timeframe, columns, training_start(config, days), end, config.symbols)
+    data = data.filter(pl.col("timestamp").dt.date().is_in(days))
+    if data.height == 0:
+        raise none
+    return data
+
+
+def training_start(config: TrainingConfig, days: list[date]) -> datetime | None:
+    """The first bar time of the training set: ``start``, else ``lookback_days`` before the end of the newest of
+    ``days`` (the days a training may read, sorted, none after ``end``) or before ``end`` if that is earlier,
+    else none (every stored bar). Counted from the recorded days: the table's newest bar would take a scan of
+    the whole table."""
+    if config.start or config.lookback_days is None or not days:
         return config.bound(config.start)
-    latest = timescale.read(LATEST_FEATURE_TIME_SQL, {"timeframe": config.timeframe,
-                                                      "end": config.bound(config.end)}).item()
-    return latest - timedelta(days=config.lookback_days) if latest is not None else None
+    until = datetime.combine(days[-1] + timedelta(days=1), datetime.min.time(), UTC)
+    return min(until, config.bound(config.end) or until) - timedelta(days=config.lookback_days)
 
 
 def _gate(store: ModelStoreResource, active: registry.RegisteredModel | None, held_out: FoldResult,

@@ -64,7 +64,7 @@ def train_walk_forward(data: pl.DataFrame, features: Sequence[str], splits: Sequ
                        params: Mapping[str, object], rounds: int, threshold: float,
                        log: list[str]) -> list[FoldResult]:
     """Train and evaluate one booster per split, in order; the last split's booster is kept."""
-    x = data.select(features).to_numpy().astype(np.float32)
+    x = feature_array(data, features)
     y = data["label"].to_numpy()
     times = data["timestamp"]
     results = []
@@ -72,7 +72,7 @@ def train_walk_forward(data: pl.DataFrame, features: Sequence[str], splits: Sequ
         started = time.perf_counter()
         train = xgb.DMatrix(x[split.train], label=y[split.train], feature_names=list(features))
         booster = xgb.train(dict(params), train, num_boost_round=rounds)
-        p = booster.predict(xgb.DMatrix(x[split.test], feature_names=list(features)))
+        p = booster.inplace_predict(x[split.test])
         result = FoldResult(
             split.name, metrics(y[split.test], p, threshold),
             (str(times[split.train.start]), str(times[split.train.stop - 1])),
@@ -93,9 +93,15 @@ def importances(booster: xgb.Booster, features: Sequence[str]) -> dict[str, floa
     return {f: round(gain.get(f, 0.0) / total, 6) for f in features}
 
 
+def feature_array(frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """The ``features`` columns of ``frame`` as XGBoost takes them: one float32 array, a row per bar, rows
+    contiguous (so a split's rows are a view, copied once into its matrix)."""
+    return frame.select(pl.col(features).cast(pl.Float32)).to_numpy(order="c")
+
+
 def predict(booster: xgb.Booster, matrix: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
     """Probability of up for each row of ``matrix``: the booster's own prediction, straight from the array
     (no DMatrix to build; the same values), its features checked by name as a DMatrix would."""
     if booster.feature_names is not None and list(booster.feature_names) != list(features):
         raise ValueError(f"the booster was trained on {booster.feature_names}, not {list(features)}")
-    return booster.inplace_predict(matrix.select(features).to_numpy().astype(np.float32))
+    return booster.inplace_predict(feature_array(matrix, features))
