@@ -30,6 +30,7 @@ from ats_pipelines.ingest.columns import ColumnMap
 from ats_pipelines.ingest.loader import IngestReport
 from ats_pipelines.ingest.polygon_maps import CRYPTO_AGGS, STOCK_AGGS
 from ats_pipelines.resources import PolygonResource, TimescaleResource
+from ats_pipelines.resources.http import ApiClient
 from ats_pipelines.sql_files import read_sql_beside
 
 log = logging.getLogger("ats_pipelines.stream")
@@ -68,6 +69,9 @@ class GapFiller:
         self._dirty: set[str] = set()  # watermarks not yet written to the database
         self._tasks: set[asyncio.Task] = set()
         self._slots = asyncio.Semaphore(concurrency)
+        self._rest_client: ApiClient | None = None  # one REST client for every fill (see :meth:`_rest`)
+        self._rest_stack = contextlib.ExitStack()
+        self._rest_lock = threading.Lock()
 
     @property
     def pending(self) -> int:
@@ -119,6 +123,18 @@ class GapFiller:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        with self._rest_lock:
+            self._rest_stack.close()
+            self._rest_client = None
+
+    def _rest(self) -> ApiClient:
+        """The REST client every fill of this process shares (thread-safe): building one costs ~20 ms of CPU
+        (its TLS context), which a restart's fill of every symbol would otherwise spend per symbol while the
+        live events arrive."""
+        with self._rest_lock:
+            if self._rest_client is None:
+                self._rest_client = self._rest_stack.enter_context(self.polygon.client())
+            return self._rest_client
 
     def _advance(self, symbol: str, start_ms: int) -> None:
         if start_ms > self._watermark.get(symbol, -1):
@@ -164,9 +180,8 @@ class GapFiller:
             return gap_from, None
         window = (ms_time(gap_from), ms_time(first_live) + timedelta(minutes=1))
         report = IngestReport(BAR_MAPS[cluster].table)
-        with self.polygon.client() as client:
-            load_bars(self.timescale, client, BAR_MAPS[cluster], [symbol], "1m", window, report, "stream-gap",
-                      adjusted=True if cluster == "stocks" else None)
+        load_bars(self.timescale, self._rest(), BAR_MAPS[cluster], [symbol], "1m", window, report, "stream-gap",
+                  adjusted=True if cluster == "stocks" else None)
         log.info("filled %s's gap %s .. %s from REST: %d bars written", symbol, window[0], window[1],
                  report.rows_inserted + report.rows_updated)
         return gap_from, report.rows_inserted + report.rows_updated

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import random
@@ -138,6 +139,10 @@ class StreamService:
 
     async def run(self) -> None:
         """Connect every cluster with symbols and stream until stopped; a refused key raises StreamAuthError."""
+        # What the process holds before it streams (modules, definitions: ~250k objects) is never garbage, but a
+        # full collection walks it: ~90 ms of a stalled event loop, a lag spike. Frozen, collections walk only
+        # what the stream allocates.
+        gc.freeze()
         clusters = [c for c, symbols in self.settings.symbols.items() if symbols]
         tasks = [asyncio.create_task(self._cluster(c)) for c in clusters]
         tasks.append(asyncio.create_task(self._periodic_flush()))
