@@ -5,6 +5,9 @@ docs/trading.md ("what the system does when it cannot know")."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -218,8 +221,8 @@ def test_a_stop_set_while_a_run_sends_halts_it_and_withdraws_what_it_did_not_sen
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-        def submit_order(self, request):
-            placed = self.inner.submit_order(request)
+        def submit_order(self, request, before_send=None):
+            placed = self.inner.submit_order(request, before_send)
             if len(alpaca.orders) == 1:
                 trigger_stop(db, cache, None, trigger_type="manual", description="operator", triggered_by="pytest")
             return placed
@@ -235,6 +238,132 @@ def test_a_stop_set_while_a_run_sends_halts_it_and_withdraws_what_it_did_not_sen
     assert sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1  # the unsent one withdrawn
     resume(db, cache, resolution="checked", resolved_by="pytest")
     assert run().submitted == 1 and len(alpaca.orders) == 2  # its signal was pending again; nothing doubled
+
+
+class SubmitHook:
+    """A broker whose submits go through ``hook(inner, request, before_send)``: faults the broker cannot make."""
+
+    def __init__(self, inner, hook):
+        self.inner, self.hook = inner, hook
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def submit_order(self, request, before_send=None):
+        return self.hook(self.inner, request, before_send)
+
+
+WIDE = RiskLimits(max_position_value=1e7, max_gross_exposure=1e8)
+
+
+def place_wide(db, cache, broker, strategy):
+    return place_orders(db, cache, broker, strategy_id=strategy, model_name="next_bar_direction_xgb", window=WINDOW,
+                        limits=WIDE, now=RECORDED + timedelta(minutes=8))
+
+
+def order_states(sql_conn) -> dict[str, int]:
+    return dict(sql_conn.execute(
+        "SELECT CASE WHEN external_order_id IS NOT NULL THEN 'known' ELSE status END, count(*) FROM orders"
+        " GROUP BY 1").fetchall())
+
+
+def test_an_unexpected_submit_failure_still_writes_every_answer_back_and_withdraws_what_was_never_sent(
+        db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, RECORDED, [("MSFT", "buy", 0), ("AAPL", "buy", 0), ("NVDA", "buy", 0),
+                                           ("MSFT", "buy", 1), ("MSFT", "buy", 2)])
+    strategy = default_strategy(db)
+
+    def unreadable_msft_answer(inner, request, before_send):
+        placed = inner.submit_order(request, before_send)
+        if request.symbol == "MSFT":
+            raise KeyError("id")  # the broker took it; its answer could not be read
+        return placed
+
+    with alpaca_client(alpaca) as client, pytest.raises(KeyError):
+        place_wide(db, cache, SubmitHook(client, unreadable_msft_answer), strategy)
+    assert len(alpaca.orders) == 3  # AAPL, NVDA and MSFT's first; MSFT's later two never went out
+    # The clear answers are written, the order without one stays pending for reconciliation (with an alert),
+    # and the two never sent are withdrawn: their signals are pending again.
+    assert order_states(sql_conn) == {"known": 2, "pending_new": 1}
+    assert sql_conn.execute("SELECT count(*) FROM alerts WHERE alert_type = 'order_uncertain'").fetchone()[0] == 1
+    with alpaca_client(alpaca) as client:
+        report = place_wide(db, cache, client, strategy)
+    assert report.submitted == 2 and len(alpaca.orders) == 5
+
+
+def test_an_error_streak_triggers_the_stop_even_when_another_thread_fails_unexpectedly(db, cache, sql_conn, alpaca):
+    write_signals(db, sql_conn, RECORDED, [("TSLA", "buy", 0), ("AAPL", "buy", 0), ("TSLA", "buy", 1),
+                                           ("TSLA", "buy", 2), ("TSLA", "buy", 3)])
+    strategy = default_strategy(db)
+    alpaca.reject_symbols = {"TSLA"}  # three refusals in a row: the streak
+
+    def slow_then_unreadable_aapl(inner, request, before_send):
+        placed = inner.submit_order(request, before_send)
+        if request.symbol == "AAPL":
+            time.sleep(0.5)
+            raise KeyError("id")
+        return placed
+
+    with alpaca_client(alpaca) as client, pytest.raises(KeyError):
+        place_wide(db, cache, SubmitHook(client, slow_then_unreadable_aapl), strategy)
+    assert sql_conn.execute("SELECT count(*) FROM emergency_events WHERE trigger_type = 'broker_errors'"
+                            ).fetchone()[0] == 1
+    assert sql_conn.execute("SELECT count(*) FROM orders WHERE status = 'rejected'").fetchone()[0] == 3
+
+
+def test_an_interrupted_run_stops_every_submitting_thread(db, cache, sql_conn, alpaca):
+    symbols = ["AAPL", "MSFT", "NVDA", "TSLA"]
+    write_signals(db, sql_conn, RECORDED, [(s, "buy", m) for m in range(3) for s in symbols])
+    strategy = default_strategy(db)
+    main_thread, interrupted = threading.main_thread().ident, threading.Event()
+
+    def interrupt_after_the_first(inner, request, before_send):
+        placed = inner.submit_order(request, before_send)
+        if not interrupted.is_set():
+            interrupted.set()
+            signal.pthread_kill(main_thread, signal.SIGINT)  # as a terminated run or Ctrl-C raises
+        time.sleep(0.2)
+        return placed
+
+    with alpaca_client(alpaca) as client, pytest.raises(KeyboardInterrupt):
+        place_wide(db, cache, SubmitHook(client, interrupt_after_the_first), strategy)
+    # Each of the four threads had at most its first order in flight; the rest never went out and are withdrawn.
+    assert len(alpaca.orders) <= 4
+    assert sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == len(alpaca.orders)
+    assert order_states(sql_conn) == {"known": len(alpaca.orders)}
+
+
+def test_the_stop_is_read_after_the_rate_limit_wait_right_before_each_send(db, cache, sql_conn, alpaca):
+    symbols = ["AAPL", "MSFT", "NVDA", "TSLA"]
+    write_signals(db, sql_conn, RECORDED, [(s, "buy", m) for m in range(3) for s in symbols])
+    strategy = default_strategy(db)
+
+    class StopLandsDuringTheWait:
+        """The key's rate limit (shared with other runs: a wait of any length) during which an operator stops
+        trading: the first submit passes, every later one finds the stop set when its wait ends."""
+
+        def __init__(self):
+            self.submits, self.lock = 0, threading.Lock()
+
+        def acquire(self) -> float:
+            if threading.current_thread().name.startswith("submit"):
+                with self.lock:
+                    self.submits += 1
+                    first = self.submits == 1
+                if not first and not sql_conn.execute("SELECT count(*) FROM emergency_events").fetchone()[0]:
+                    trigger_stop(db, cache, None, trigger_type="manual", description="operator",
+                                 triggered_by="pytest")
+            return 0.0
+
+        def pause(self, seconds: float) -> None:
+            pass
+
+    with alpaca_client(alpaca) as client:
+        client.client.limiter = StopLandsDuringTheWait()
+        report = place_wide(db, cache, client, strategy)
+    assert "emergency stop in force" in report.stopped
+    assert len(alpaca.orders) == 1  # no thread sends on a stop read before its wait
+    assert sql_conn.execute("SELECT count(*) FROM orders").fetchone()[0] == 1  # the rest withdrawn
 
 
 # 4. An unknown stop state -----------------------------------------------------------------------------------

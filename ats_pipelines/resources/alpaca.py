@@ -10,7 +10,7 @@ order.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,14 +31,15 @@ class AlpacaBroker:
     def __init__(self, client: ApiClient) -> None:
         self.client = client
 
-    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+    def submit_order(self, request: OrderRequest, before_send: Callable[[], None] | None = None) -> BrokerOrder:
         body = {"symbol": request.symbol, "qty": _decimal(request.qty), "side": request.side, "type": request.type,
                 "time_in_force": request.time_in_force, "client_order_id": request.client_order_id}
         if request.limit_price is not None:
             body["limit_price"] = _decimal(request.limit_price)
         for attempt in range(2):
             try:
-                return _order(self.client.request_json("POST", "/v2/orders", json=body, idempotent=False))
+                return _order(self.client.request_json("POST", "/v2/orders", json=body, idempotent=False,
+                                                       before_send=before_send))
             except ApiUncertainError:
                 existing = self._look_up_after_a_lost_answer(request.client_order_id)
                 if existing is not None:

@@ -7,6 +7,7 @@ Submitting is idempotent by ``client_order_id``: submitting the same id twice re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -98,7 +99,9 @@ class Broker(Protocol):
     account_wide: bool
     concurrent_submits: int
 
-    def submit_order(self, request: OrderRequest) -> BrokerOrder: ...
+    def submit_order(self, request: OrderRequest, before_send: Callable[[], None] | None = None) -> BrokerOrder:
+        """Submit ``request``; ``before_send`` runs right before each send to the broker (every try, after
+        any wait) and may raise to send nothing more."""
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
 

@@ -16,7 +16,7 @@ import email.utils
 import random
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -148,16 +148,20 @@ class ApiClient:
         return self.request_json("GET", path, params=params)
 
     def request_json(self, method: str, path: str, params: Mapping[str, Any] | None = None, json: Any = None,
-                     idempotent: bool = True) -> Any:
+                     idempotent: bool = True, before_send: Callable[[], None] | None = None) -> Any:
         """Send a request and decode its JSON body (None for an empty one, as 204 has).
 
         An ``idempotent`` request is retried on timeouts, dropped connections and 413/429/499/5xx. One that
         is not (submitting an order) is retried only on 429, which guarantees it was not processed; any
-        other failure to get an answer raises :class:`ApiUncertainError`.
+        other failure to get an answer raises :class:`ApiUncertainError`. ``before_send`` runs right before
+        each send, after any wait for the rate limit or a retry (a submit's last read of the emergency stop);
+        what it raises ends the request.
         """
         attempt = 0
         while True:
             self.stats.add(throttled=self.limiter.acquire())
+            if before_send is not None:
+                before_send()
             started = time.monotonic()
             try:
                 response = self._http.request(method, path, params=params, json=json)

@@ -39,9 +39,9 @@ class LiveSimulatedBroker(SimulatedBroker):
         broker.strategy_id = strategy_id
         return broker
 
-    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+    def submit_order(self, request: OrderRequest, before_send: Callable[[], None] | None = None) -> BrokerOrder:
         self.clock = self.now()
-        return super().submit_order(replace(request, not_before=None))  # the clock never moves back
+        return super().submit_order(replace(request, not_before=None), before_send)  # the clock never moves back
 
     def order_by_client_id(self, client_order_id: str) -> BrokerOrder | None:
         self.clock = self.now()

@@ -10,6 +10,7 @@ the Alpaca broker.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -61,7 +62,9 @@ class SimulatedBroker:
         self._orders: dict[str, BrokerOrder] = {}
         self._holdings: dict[str, _Holding] = {}
 
-    def submit_order(self, request: OrderRequest) -> BrokerOrder:
+    def submit_order(self, request: OrderRequest, before_send: Callable[[], None] | None = None) -> BrokerOrder:
+        if before_send is not None:
+            before_send()
         if request.client_order_id in self._orders:
             return self._orders[request.client_order_id]
         if request.not_before is not None:

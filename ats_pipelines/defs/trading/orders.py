@@ -10,12 +10,15 @@ One placement at a time per strategy (:func:`placement_lock`). A run:
    broker's equity now (the day's loss, the drawdown, stale market data: any one triggers the emergency stop);
 3. records every order it will send, and that each is being sent, in one transaction (its id, hence its
    ``client_order_id``, derived from the signal; a row another run recorded first is left to it);
-4. submits them, up to the broker's ``concurrent_submits`` at once (a symbol's orders in order), each right
-   after its own read of the stop. A stop read there, or ``max_broker_errors_in_a_row`` failures in a row (in
-   the order the answers come), halts the run: nothing more is sent, the orders not sent are withdrawn (their
-   signals pending again), and an error streak triggers the stop once the submits in flight have answered;
-5. writes every answer back in one transaction. Only the broker's own refusal makes an order ``rejected``;
-   any other failure leaves it pending, with an alert, for reconciliation.
+4. submits them, up to the broker's ``concurrent_submits`` at once (a symbol's orders in order), each send
+   right after its own read of the stop (the broker's ``before_send``: after any wait for the rate limit or a
+   retry). A stop read there, ``max_broker_errors_in_a_row`` failures in a row (in the order the answers
+   come), an unexpected failure or an interruption halts the run: nothing more is sent, the orders never
+   sent are withdrawn (their signals pending again), and an error streak triggers the stop once the submits
+   in flight have answered;
+5. writes every answer back in one transaction, whatever ended the sending. Only the broker's own refusal
+   makes an order ``rejected``; any other failure (an order sent without a clear answer) leaves it pending,
+   with an alert, for reconciliation.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from ats_pipelines.market_calendar import in_regular_session
 from ats_pipelines.resources import RedisResource, TimescaleResource
 from ats_pipelines.resources.broker import Broker, BrokerOrder, BrokerPosition, OrderRequest, refused_by_broker
 from ats_pipelines.resources.corporate_actions import corporate_actions
-from ats_pipelines.resources.http import ApiError
+from ats_pipelines.resources.http import ApiError, ApiUncertainError
 from ats_pipelines.resources.simulated_broker import BAR_LENGTH
 from ats_pipelines.sql_files import read_sql_beside
 
@@ -283,19 +286,29 @@ def _record(timescale: TimescaleResource, planned: list[PlannedOrder], strategy_
 
 @dataclass
 class _Burst:
-    """The state the submitting threads of one run share: the outcomes so far, the broker errors in a row (in
-    the order the answers came), and why the rest of the run must not be sent (a stop read before a submit,
-    or ``max_broker_errors_in_a_row``)."""
+    """The state the submitting threads of one run share: the orders attempted and their outcomes so far, the
+    broker errors in a row (in the order the answers came), and why the rest of the run must not be sent (a
+    stop read before a send, ``max_broker_errors_in_a_row``, an unexpected failure, an interruption)."""
 
     limit: int
+    attempted: set[str] = field(default_factory=set)
     outcomes: dict[str, BrokerOrder | ApiError | StopState] = field(default_factory=dict)
     errors_in_a_row: int = 0
+    streak: str | None = None
     halted_by: StopState | str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def halted(self) -> bool:
         with self.lock:
             return self.halted_by is not None
+
+    def halt(self, why: StopState | str) -> None:
+        with self.lock:
+            self.halted_by = self.halted_by or why
+
+    def attempt(self, order: str) -> None:
+        with self.lock:
+            self.attempted.add(order)
 
     def tally(self, order: str, outcome: BrokerOrder | ApiError | StopState) -> None:
         with self.lock:
@@ -304,44 +317,89 @@ class _Burst:
                 self.halted_by = self.halted_by or outcome
                 return
             self.errors_in_a_row = self.errors_in_a_row + 1 if isinstance(outcome, ApiError) else 0
-            if self.errors_in_a_row >= self.limit and self.halted_by is None:
-                self.halted_by = f"{self.errors_in_a_row} broker errors in a row"
+            if self.errors_in_a_row >= self.limit and self.streak is None:
+                self.streak = f"{self.errors_in_a_row} broker errors in a row"
+                self.halted_by = self.halted_by or self.streak
+
+
+class _StopBeforeSend(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """The stop read right before a send forbade it; ``sends``: the order's sends before this one (a re-send
+    after a lost answer: the first may have reached the broker)."""
+
+    def __init__(self, state: StopState, sends: int):
+        super().__init__(state.detail)
+        self.state, self.sends = state, sends
+
+
+def _stop_gate(timescale: TimescaleResource, redis: RedisResource) -> Callable[[], None]:
+    """The broker's ``before_send`` for one order: read the emergency stop right before each send, after any
+    wait for the rate limit or a retry; raise :class:`_StopBeforeSend` when it does not allow orders."""
+    sends = 0
+
+    def gate() -> None:
+        nonlocal sends
+        state = stop_state(timescale, redis)
+        if not state.orders_allowed:
+            raise _StopBeforeSend(state, sends)
+        sends += 1
+
+    return gate
 
 
 def _send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, orders: list[PlannedOrder],
           report: PlacementReport, strategy_id: str, limits: RiskLimits) -> None:
     """Submit recorded orders, up to ``broker.concurrent_submits`` at once (each symbol's in order, on one
-    thread), each right after its own read of the emergency stop; then write every answer back in one
-    transaction, withdraw the orders the run halted before sending, and trigger the stop on an error streak."""
+    thread), each send right after its own read of the emergency stop; then, whatever happened (an unexpected
+    failure or an interruption halts every thread first), write every answer back in one transaction,
+    withdraw the orders never sent, and trigger the stop on an error streak."""
     burst = _Burst(limits.max_broker_errors_in_a_row)
 
     def send_in_order(chain: list[PlannedOrder]) -> None:
         for order in chain:
             if burst.halted():
                 return
-            state = stop_state(timescale, redis)  # right before the submit
-            if not state.orders_allowed:
-                burst.tally(order.order_id, state)
-                return
+            burst.attempt(order.order_id)
             try:
-                burst.tally(order.order_id, broker.submit_order(order.request()))
+                burst.tally(order.order_id, broker.submit_order(order.request(), _stop_gate(timescale, redis)))
+            except _StopBeforeSend as stop:
+                if stop.sends:  # a re-send after a lost answer: the first may be at the broker
+                    burst.tally(order.order_id, ApiUncertainError("broker", None, "submit", "the answer was lost "
+                                                                  "and the stop came before the re-send"))
+                    burst.halt(stop.state)
+                else:
+                    burst.tally(order.order_id, stop.state)
+                return
             except ApiError as exc:
                 burst.tally(order.order_id, exc)
-            except Exception:
-                with burst.lock:  # anything else fails the run: the other threads send nothing more
-                    burst.halted_by = burst.halted_by or "an unexpected failure while submitting"
+            except BaseException:
+                burst.halt("an unexpected failure while submitting")  # the other threads send nothing more
                 raise
 
     chains: dict[str, list[PlannedOrder]] = {}
     for order in orders:
         chains.setdefault(order.signal["symbol"], []).append(order)
     workers = min(broker.concurrent_submits, len(chains))
-    if workers <= 1:
-        send_in_order(orders)  # oldest first, on this thread
-    else:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="submit") as pool:
-            list(pool.map(send_in_order, chains.values()))
-    updates, unsent = [], []
+    try:
+        if workers <= 1:
+            send_in_order(orders)  # oldest first, on this thread
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="submit") as pool:
+                try:
+                    for sent in [pool.submit(send_in_order, chain) for chain in chains.values()]:
+                        sent.result()
+                except BaseException:
+                    burst.halt("interrupted")  # a failed thread or a terminated run: nothing more goes out
+                    raise
+    finally:
+        _settle(timescale, redis, broker, orders, burst, report, strategy_id)
+
+
+def _settle(timescale: TimescaleResource, redis: RedisResource, broker: Broker, orders: list[PlannedOrder],
+            burst: _Burst, report: PlacementReport, strategy_id: str) -> None:
+    """Write a run's answers back in one transaction: placed and refused orders updated, orders never sent
+    withdrawn (their signals pending again), orders sent without a clear answer left pending (with an alert)
+    for reconciliation; then the stop the run met, or the one its error streak triggers."""
+    updates, unsent, uncertain = [], [], []
     for order in orders:
         outcome = burst.outcomes.get(order.order_id)
         signal_id = order.signal["signal_id"]
@@ -353,7 +411,10 @@ def _send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, or
             updates.append(_order_update(order.order_id, status="rejected"))
         elif isinstance(outcome, ApiError):  # the broker may hold it: it stays pending_new, reconciliation settles
             report.uncertain[signal_id] = str(outcome)
-        else:  # never sent: the stop came, or the run halted
+        elif order.order_id in burst.attempted and outcome is None:  # its submit failed unexpectedly
+            report.uncertain[signal_id] = "no answer: the submit failed unexpectedly"
+            uncertain.append(order)
+        else:  # never sent: the stop came, or the run halted first
             unsent.append(order.order_id)
     timescale.execute_many(UPDATE_ORDER_SQL, updates)
     if unsent:
@@ -363,11 +424,13 @@ def _send(timescale: TimescaleResource, redis: RedisResource, broker: Broker, or
         if isinstance(outcome, ApiError):
             kind = "order_rejected" if refused_by_broker(outcome) else "order_uncertain"
             _alert(timescale, kind, "error", *order.describe(outcome))
+    for order in uncertain:
+        _alert(timescale, "order_uncertain", "error", *order.describe("the submit failed unexpectedly"))
     if isinstance(burst.halted_by, StopState):
         _stop_blocks(timescale, burst.halted_by, report, strategy_id)
-    elif burst.halted_by is not None:
-        report.stopped = burst.halted_by
-        trigger_stop(timescale, redis, broker, trigger_type="broker_errors", description=burst.halted_by,
+    if burst.streak is not None:
+        report.stopped = report.stopped or burst.streak
+        trigger_stop(timescale, redis, broker, trigger_type="broker_errors", description=burst.streak,
                      triggered_by="orders")
 
 
