@@ -399,7 +399,8 @@ def _settle(timescale: TimescaleResource, redis: RedisResource, broker: Broker, 
     """Write a run's answers back in one transaction: placed and refused orders updated, orders never sent
     withdrawn (their signals pending again), orders sent without a clear answer left pending (with an alert)
     for reconciliation; then the stop the run met, or the one its error streak triggers."""
-    updates, unsent, uncertain = [], [], []
+    updates, unsent = [], []
+    alerts: dict[str, list[tuple[str, dict[str, str]]]] = {"order_rejected": [], "order_uncertain": []}
     for order in orders:
         outcome = burst.outcomes.get(order.order_id)
         signal_id = order.signal["signal_id"]
@@ -409,23 +410,20 @@ def _settle(timescale: TimescaleResource, redis: RedisResource, broker: Broker, 
         elif isinstance(outcome, ApiError) and refused_by_broker(outcome):
             report.rejected[signal_id] = str(outcome)
             updates.append(_order_update(order.order_id, status="rejected"))
+            alerts["order_rejected"].append(order.describe(outcome))
         elif isinstance(outcome, ApiError):  # the broker may hold it: it stays pending_new, reconciliation settles
             report.uncertain[signal_id] = str(outcome)
+            alerts["order_uncertain"].append(order.describe(outcome))
         elif order.order_id in burst.attempted and outcome is None:  # its submit failed unexpectedly
             report.uncertain[signal_id] = "no answer: the submit failed unexpectedly"
-            uncertain.append(order)
+            alerts["order_uncertain"].append(order.describe("the submit failed unexpectedly"))
         else:  # never sent: the stop came, or the run halted first
             unsent.append(order.order_id)
     timescale.execute_many(UPDATE_ORDER_SQL, updates)
     if unsent:
         timescale.execute(WITHDRAW_ORDERS_SQL, {"order_ids": unsent})
-    for order in orders:
-        outcome = burst.outcomes.get(order.order_id)
-        if isinstance(outcome, ApiError):
-            kind = "order_rejected" if refused_by_broker(outcome) else "order_uncertain"
-            _alert(timescale, kind, "error", *order.describe(outcome))
-    for order in uncertain:
-        _alert(timescale, "order_uncertain", "error", *order.describe("the submit failed unexpectedly"))
+    for alert_type, described in alerts.items():
+        record_alerts(timescale, alert_type=alert_type, severity="error", component="trading", alerts=described)
     if isinstance(burst.halted_by, StopState):
         _stop_blocks(timescale, burst.halted_by, report, strategy_id)
     if burst.streak is not None:
