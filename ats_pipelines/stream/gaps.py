@@ -128,9 +128,10 @@ class GapFiller:
             self._rest_client = None
 
     def _rest(self) -> ApiClient:
-        """The REST client every fill of this process shares (thread-safe): building one costs ~20 ms of CPU
-        (its TLS context), which a restart's fill of every symbol would otherwise spend per symbol while the
-        live events arrive."""
+        """The REST client every fill of this process shares (thread-safe, its connections kept): a client per
+        fill costs ~20 ms of CPU (its TLS context) and new connections, which a restart's fill of every symbol
+        would spend per symbol while the live events arrive (the paced stream bench's p99 lag: 15–25 ms with
+        one client, 35–60 ms with one per fill)."""
         with self._rest_lock:
             if self._rest_client is None:
                 self._rest_client = self._rest_stack.enter_context(self.polygon.client())
