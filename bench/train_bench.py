@@ -8,15 +8,19 @@ with ``ATS_FEATURE_EXPORT_DIR`` set, into its Parquet export (a file per day). T
   evaluation, model file, registry rows), through Dagster, on one instance made before the rounds (like the
   imports, the instance and its storage are the deployment's, not a training's);
 * ours from the table — the same with the export off (the dataset read with binary COPY and pivoted);
-* baseline — ``xgboost.train`` on the same matrix, with the same parameters and the same splits, in the same
-  run; nothing else (no read, no prediction, no metrics, no file). Its ``DMatrix`` objects (same type, same
-  rows, same feature names as ours) are built before the clock starts, new for each round: a ``DMatrix``
-  keeps the histogram index (quantile cuts and binned rows) of its first ``hist`` training and a second
-  training on it skips that work, which every real training (ours included) does once per matrix;
+* baseline — ``xgboost.train`` on the same matrix, with the same parameters and the same splits, one fit after
+  another with ``--nthread`` XGBoost threads each (a plain loop of ``xgboost.train``), in the same run; nothing
+  else (no read, no prediction, no metrics, no file). Its ``DMatrix`` objects (same rows, same feature names as
+  ours) are built before the clock starts, new for each round: a ``DMatrix`` keeps the histogram index
+  (quantile cuts and binned rows) of its first ``hist`` training and a second training on it skips that work,
+  which every real training (ours included: its ``QuantileDMatrix`` builds the index) does once per matrix;
+* the same bare fits scheduled as ours schedules its fits (``side_by_side``: one thread per fit, as many at
+  once as threads), ``baseline_side_by_side_seconds`` and ``ratio_to_side_by_side``: how much of ours is
+  the work around the fits (reads, predictions, metrics, Dagster, registry), with the schedule's gain taken out;
 * for reference, the baseline on matrices reused from round to round (so trained before: the histogram
   index cached), ``baseline_reused_matrices_seconds``: the bare fits without their sketching.
 
-The four alternate for ``--rounds`` rounds (each training on empty registry tables, a first training) and the
+The five alternate for ``--rounds`` rounds (each training on empty registry tables, a first training) and the
 best time of each is reported, so a burst of load on this shared machine does not decide the ratio.
 
     python -m bench.train_bench [--symbols 100] [--bars 5000] [--database-url postgresql://127.0.0.1:5432/ats_bench]
@@ -46,7 +50,7 @@ from ats_pipelines.defs.market_data.partitions import day_windows
 from ats_pipelines.defs.models.assets import train_model_assets
 from ats_pipelines.defs.models.dataset import Split, walk_forward
 from ats_pipelines.defs.models.run import TrainingConfig, training_set
-from ats_pipelines.defs.models.training import feature_array
+from ats_pipelines.defs.models.training import feature_array, side_by_side
 from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelStoreResource, TimescaleResource
 from bench.common import fresh_database
@@ -77,7 +81,9 @@ def training_seconds(timescale: TimescaleResource, config: TrainingConfig, insta
 
 
 def matrices(x: np.ndarray, y: np.ndarray, splits: list[Split]) -> list[xgb.DMatrix]:
-    """One new ``DMatrix`` per split's training rows, as ``train_walk_forward`` builds them."""
+    """One new ``DMatrix`` per split's training rows, from the array ``train_walk_forward`` uses, with the same
+    feature names (its histogram index is built by the first training, on the clock, as ours builds its
+    ``QuantileDMatrix`` on the clock)."""
     return [xgb.DMatrix(x[s.train], label=y[s.train], feature_names=list(NAMES)) for s in splits]
 
 
@@ -86,8 +92,9 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=100)
     parser.add_argument("--bars", type=int, default=5_000)
     parser.add_argument("--nthread", type=int, default=TrainingConfig().nthread,
-                        help="XGBoost threads of ours and of the baseline alike (1 on a busy machine: OpenMP "
-                        "threads that wait on each other under oversubscription make the timings erratic)")
+                        help="the training's nthread: every fit of the baselines has this many XGBoost threads, "
+                        "ours and the side-by-side baseline share them out among the fits running at once (1 on "
+                        "a busy machine: OpenMP threads that wait on each other make the timings erratic)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best time of each is kept")
     parser.add_argument("--database-url", default="postgresql://127.0.0.1:5432/ats_bench")
     args = parser.parse_args()
@@ -122,26 +129,37 @@ def main() -> None:
     y = data["label"].to_numpy()
     reused = matrices(x, y, splits)
 
-    def bare(fits: list[xgb.DMatrix]) -> tuple[float, dict]:
+    def bare(fits: list[xgb.DMatrix], threads: int) -> tuple[float, dict]:
+        """The splits' fits one after another, ``threads`` XGBoost threads each."""
         started = time.perf_counter()
         for matrix in fits:
-            xgb.train(config.xgboost_params(), matrix, num_boost_round=config.num_boost_round)
+            xgb.train({**config.xgboost_params(), "nthread": threads}, matrix, num_boost_round=config.num_boost_round)
+        return time.perf_counter() - started, {}
+
+    def bare_side_by_side(fits: list[xgb.DMatrix]) -> tuple[float, dict]:
+        """The splits' fits scheduled as ours schedules them (``side_by_side``), nothing else."""
+        started = time.perf_counter()
+        sizes = [s.train.stop - s.train.start for s in splits]
+        side_by_side(sizes, config.nthread, lambda index, threads, _: xgb.train(
+            {**config.xgboost_params(), "nthread": threads}, fits[index], num_boost_round=config.num_boost_round))
         return time.perf_counter() - started, {}
 
     instance = dg.DagsterInstance.ephemeral()  # the deployment's, as the process is: made before any clock starts
-    best = {name: (float("inf"), {}) for name in ("ours", "table", "baseline", "reused")}
+    best = {name: (float("inf"), {}) for name in ("ours", "table", "baseline", "side_by_side", "reused")}
     for _ in range(args.rounds):  # alternate, so the machine's load falls on all alike; best of each
         for name in best:
-            if name == "baseline":
-                figures = bare(matrices(x, y, splits))  # built untimed, trained once: as every training does
+            if name == "baseline":  # matrices built untimed, trained once: as every training does
+                figures = bare(matrices(x, y, splits), config.nthread)
+            elif name == "side_by_side":
+                figures = bare_side_by_side(matrices(x, y, splits))
             elif name == "reused":
-                figures = bare(reused)
+                figures = bare(reused, config.nthread)
             else:
                 os.environ[EXPORT_DIR_ENV] = export.name if name == "ours" else ""
                 timescale.execute("TRUNCATE models, model_training_runs CASCADE")  # every training is a first one
                 figures = training_seconds(timescale, config, instance)
             best[name] = min(best[name], figures, key=lambda f: f[0])
-    (ours, inside), (from_table, inside_table), (baseline, _), (reused_seconds, _) = best.values()
+    (ours, inside), (from_table, inside_table), (baseline, _), (side, _), (reused_seconds, _) = best.values()
     timescale.close()
     export.cleanup()
 
@@ -163,6 +181,8 @@ def main() -> None:
         "baseline_xgboost_train_seconds": round(baseline, 2),
         "baseline_trained_rows_per_s": round(trained_rows / baseline),
         "ratio": round(baseline / ours, 3),
+        "baseline_side_by_side_seconds": round(side, 2),
+        "ratio_to_side_by_side": round(side / ours, 3),
         "baseline_reused_matrices_seconds": round(reused_seconds, 2),
         "ratio_to_reused_matrices": round(reused_seconds / ours, 3),
         "ours_dataset_seconds": inside["dataset_seconds"].value,

@@ -7,6 +7,7 @@ sign of the next bar's return (a planted signal) and ``noise`` predicts nothing.
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -14,13 +15,21 @@ import numpy as np
 import polars as pl
 import psycopg
 import pytest
+import xgboost as xgb
 
 from ats_pipelines.defs.features.versions import record_versions
-from ats_pipelines.defs.models import registry
+from ats_pipelines.defs.models import registry, training
 from ats_pipelines.defs.models.assets import trading_signals, train_model_assets
 from ats_pipelines.defs.models.dataset import DatasetError, labelled, walk_forward
 from ats_pipelines.defs.models.run import MINUTE_MODEL, TrainingConfig, training_start
-from ats_pipelines.defs.models.training import metrics, predict
+from ats_pipelines.defs.models.training import (
+    FitCancelled,
+    StopWhenSet,
+    metrics,
+    predict,
+    side_by_side,
+    train_walk_forward,
+)
 from ats_pipelines.market_calendar import sessions
 from ats_pipelines.resources import ModelIntegrityError, ModelStoreResource
 from tests.conftest import checks, metadata, run
@@ -164,6 +173,115 @@ def test_no_test_window_row_is_in_its_training_window():
     assert (splits[-1].test.start, splits[-1].test.stop) == (3 * 800, len(times))  # the last fifth is held out
     with pytest.raises(DatasetError):
         walk_forward(times[:60], folds=4, gap_bars=10, held_out_fraction=0.2)
+
+
+def planted_frame(rows_per_symbol: int = 600) -> pl.DataFrame:
+    """An in-memory dataset as ``labelled`` returns it: the label follows ``sig``, ``noise`` is noise."""
+    rng = np.random.default_rng(3)
+    times = [T0 + timedelta(minutes=i) for i in range(rows_per_symbol)]
+    frames = []
+    for symbol in SYMBOLS[:3]:
+        sig = rng.normal(0, 1, rows_per_symbol)
+        frames.append(pl.DataFrame({"symbol": symbol, "timestamp": times, "sig": sig,
+                                    "noise": rng.normal(0, 1, rows_per_symbol),
+                                    "label": (sig + rng.normal(0, 1, rows_per_symbol) > 0).astype(np.int8)}))
+    return pl.concat(frames).sort("timestamp", "symbol")
+
+
+def test_the_folds_train_side_by_side_and_give_the_same_models_at_any_thread_count():
+    data = planted_frame()
+    splits = walk_forward(data["timestamp"], folds=4, gap_bars=10, held_out_fraction=0.2)
+    params = {**TrainingConfig().xgboost_params()}
+    trained = {}
+    for nthread in (1, 2, 3, 10):  # one fit at a time, two and three at once, all five with two threads each
+        log: list[str] = []
+        results = train_walk_forward(data, ["sig", "noise"], splits, {**params, "nthread": nthread}, 30, 0.6, log)
+        assert [r.name for r in results] == [s.name for s in splits]  # in the splits' order, whatever finished first
+        assert [line.split(":")[0] for line in log] == [s.name for s in splits]
+        assert results[-1].booster is not None and all(r.booster is None for r in results[:-1])
+        assert results[-1].metrics["auc"] > 0.7  # the planted signal is learned
+        trained[nthread] = results
+    held_out = data[splits[-1].test]
+    one_by_one = xgb.train({**params, "nthread": 1}, xgb.DMatrix(  # the plain way: a DMatrix, one thread
+        data[splits[-1].train].select("sig", "noise").to_numpy(), label=data[splits[-1].train]["label"].to_numpy()),
+        num_boost_round=30)
+    for results in (trained[2], trained[3], trained[10]):
+        assert [r.metrics for r in results] == [r.metrics for r in trained[1]]
+        assert np.array_equal(predict(results[-1].booster, held_out, ["sig", "noise"]),
+                              predict(trained[1][-1].booster, held_out, ["sig", "noise"]))
+    assert np.allclose(predict(trained[1][-1].booster, held_out, ["sig", "noise"]),
+                       one_by_one.inplace_predict(held_out.select("sig", "noise").to_numpy()), atol=1e-6)
+
+
+@pytest.mark.parametrize(("nthread", "at_once", "threads"), [
+    (1, 1, [1, 1, 1, 1, 1]), (2, 2, [1, 1, 1, 1, 1]), (7, 5, [2, 2, 1, 1, 1]), (10, 5, [2, 2, 2, 2, 2])])
+def test_side_by_side_runs_as_many_fits_at_once_as_threads_largest_first(nthread, at_once, threads):
+    sizes = [30, 10, 50, 20, 40]  # largest first: 2, 4, 0, 3, 1
+    together = threading.Barrier(at_once, timeout=30)  # breaks (and fails the fit) unless at_once fits meet
+    lock, running, calls = threading.Lock(), [0], []
+
+    def fit(index, given, cancelled):
+        with lock:
+            running[0] += 1
+            calls.append((index, given, running[0]))
+            first_wave = len(calls) <= at_once
+        if first_wave:
+            together.wait()
+        with lock:
+            running[0] -= 1
+        return index * 100
+
+    assert side_by_side(sizes, nthread, fit) == [0, 100, 200, 300, 400]  # in the jobs' order
+    assert {index for index, _, _ in calls[:at_once]} == set([2, 4, 0, 3, 1][:at_once])
+    assert max(n for _, _, n in calls) == at_once  # never more at once than the threads allow
+    assert [given for _, given, _ in sorted(calls, key=lambda c: -sizes[c[0]])] == threads  # extras to the largest
+    if at_once == 1:
+        assert [index for index, _, _ in calls] == [2, 4, 0, 3, 1]
+
+
+def test_a_failed_fit_stops_the_others_and_its_error_is_raised():
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(2_000, 4)), rng.integers(0, 2, 2_000)
+    long_fit_running, rounds, started = threading.Event(), [], []
+
+    class Running(xgb.callback.TrainingCallback):
+        def after_iteration(self, model, epoch, evals_log):
+            long_fit_running.set()
+            return False
+
+    def fit(index, threads, cancelled):
+        started.append(index)
+        if index == 0:  # the largest: a training that would take hours, stopped by the failure
+            booster = xgb.train({"nthread": threads, "max_depth": 2}, xgb.DMatrix(x, label=y), num_boost_round=10**7,
+                                callbacks=[Running(), StopWhenSet(cancelled)])
+            rounds.append(booster.num_boosted_rounds())
+            raise FitCancelled("held_out")
+        long_fit_running.wait(30)
+        raise ValueError(f"fit {index} failed")
+
+    with pytest.raises(ValueError, match="fit 1 failed"):  # the failure, not the cancellations it caused
+        side_by_side([50, 40, 30, 20, 10], 2, fit)
+    assert rounds and rounds[0] < 10**7  # the running training ended early
+    assert sorted(started) == [0, 1]  # the jobs still queued never started
+
+
+def test_a_failed_training_still_logs_the_folds_that_finished(monkeypatch):
+    data = planted_frame()
+    splits = walk_forward(data["timestamp"], folds=4, gap_bars=10, held_out_fraction=0.2)
+    scored, calls = training.metrics, []
+
+    def metrics_failing_on_the_last_fit(y, p, threshold):
+        calls.append(len(y))
+        if len(calls) == len(splits):
+            raise ValueError("scoring failed")
+        return scored(y, p, threshold)
+
+    monkeypatch.setattr(training, "metrics", metrics_failing_on_the_last_fit)
+    log: list[str] = []
+    with pytest.raises(ValueError, match="scoring failed"):  # one at a time, largest first: the first split is last
+        train_walk_forward(data, ["sig", "noise"], splits, {**TrainingConfig().xgboost_params(), "nthread": 1}, 5,
+                           0.6, log)
+    assert [line.split(":")[0] for line in log] == [s.name for s in splits[1:]]
 
 
 def test_the_recorded_folds_never_train_past_their_test_window(db, sql_conn, store):
