@@ -129,18 +129,17 @@ def main() -> None:
     y = data["label"].to_numpy()
     reused = matrices(x, y, splits)
 
-    def bare(fits: list[xgb.DMatrix], threads: int) -> tuple[float, dict]:
-        """The splits' fits one after another, ``threads`` XGBoost threads each."""
+    def bare(fits: list[xgb.DMatrix]) -> tuple[float, dict]:
+        """The splits' fits one after another, the training's ``nthread`` XGBoost threads each."""
         started = time.perf_counter()
         for matrix in fits:
-            xgb.train({**config.xgboost_params(), "nthread": threads}, matrix, num_boost_round=config.num_boost_round)
+            xgb.train(config.xgboost_params(), matrix, num_boost_round=config.num_boost_round)
         return time.perf_counter() - started, {}
 
     def bare_side_by_side(fits: list[xgb.DMatrix]) -> tuple[float, dict]:
         """The splits' fits scheduled as ours schedules them (``side_by_side``), nothing else."""
         started = time.perf_counter()
-        sizes = [s.train.stop - s.train.start for s in splits]
-        side_by_side(sizes, config.nthread, lambda index, threads, _: xgb.train(
+        side_by_side([s.train_rows for s in splits], config.nthread, lambda index, threads, _: xgb.train(
             {**config.xgboost_params(), "nthread": threads}, fits[index], num_boost_round=config.num_boost_round))
         return time.perf_counter() - started, {}
 
@@ -149,11 +148,11 @@ def main() -> None:
     for _ in range(args.rounds):  # alternate, so the machine's load falls on all alike; best of each
         for name in best:
             if name == "baseline":  # matrices built untimed, trained once: as every training does
-                figures = bare(matrices(x, y, splits), config.nthread)
+                figures = bare(matrices(x, y, splits))
             elif name == "side_by_side":
                 figures = bare_side_by_side(matrices(x, y, splits))
             elif name == "reused":
-                figures = bare(reused, config.nthread)
+                figures = bare(reused)
             else:
                 os.environ[EXPORT_DIR_ENV] = export.name if name == "ours" else ""
                 timescale.execute("TRUNCATE models, model_training_runs CASCADE")  # every training is a first one
@@ -163,7 +162,7 @@ def main() -> None:
     timescale.close()
     export.cleanup()
 
-    trained_rows = sum(s.train.stop - s.train.start for s in splits)
+    trained_rows = sum(s.train_rows for s in splits)
     print(json.dumps({
         "bench": "train",
         "symbols": args.symbols,

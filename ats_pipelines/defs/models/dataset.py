@@ -120,6 +120,11 @@ class Split:
     train: slice
     test: slice
 
+    @property
+    def train_rows(self) -> int:
+        """How many rows the training window holds."""
+        return self.train.stop - self.train.start
+
 
 def walk_forward(timestamps: pl.Series, folds: int, gap_bars: int, held_out_fraction: float) -> list[Split]:
     """Expanding-window walk-forward splits over time-sorted ``timestamps``, never shuffled.

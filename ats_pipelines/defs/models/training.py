@@ -97,7 +97,7 @@ def train_walk_forward(data: pl.DataFrame, features: Sequence[str], splits: Sequ
         return finished[index]
 
     try:
-        return side_by_side([s.train.stop - s.train.start for s in splits], int(params["nthread"]), fit)
+        return side_by_side([s.train_rows for s in splits], int(params["nthread"]), fit)
     finally:
         for index in sorted(finished):
             result = finished[index]
@@ -154,7 +154,7 @@ def side_by_side(sizes: Sequence[int], nthread: int, fit: Callable[[int, int, th
     try:
         futures = {index: pool.submit(job, index) for index in largest_first}
         wait(futures.values(), return_when=FIRST_EXCEPTION)
-        failures = [f.exception() for f in futures.values() if f.done() and f.exception() is not None]
+        failures = [e for f in futures.values() if f.done() and (e := f.exception()) is not None]
         errors = [e for e in failures if not isinstance(e, FitCancelled)] or failures
         if errors:
             raise errors[0]
